@@ -1,0 +1,31 @@
+"""The `aegroup` command line: one thin module per verb, registered here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from aegroup.cli import schema as schema_cli
+from aegroup.errors import AegroupError
+
+app = typer.Typer(
+    name="aegroup",
+    help="Associative-embedding bottom-up pose estimation for any skeleton.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(schema_cli.app, name="schema")
+
+
+def main() -> None:
+    """Run the CLI; user errors print one line to stderr and exit with code 2."""
+    try:
+        app()
+    except AegroupError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
