@@ -73,7 +73,7 @@ class PoseSchema(BaseModel):
             missing = sorted(known - set(self.group_order))
             extra = sorted(set(self.group_order) - known)
             raise ValueError(
-                f"field 'group_order': must list every joint exactly once (missing {missing}, unknown {extra})"
+                f"field 'group_order': must list every joint once (missing {missing}, unknown {extra})"
             )
         if self.sigmas is not None:
             if len(self.sigmas) != len(self.joints):

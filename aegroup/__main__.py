@@ -1,0 +1,5 @@
+"""`python -m aegroup` runs the CLI."""
+
+from aegroup.cli import main
+
+main()

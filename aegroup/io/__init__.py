@@ -1,0 +1,1 @@
+"""File formats: COCO keypoints, results files, projects; torch-free, lossless round trips."""
