@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from aegroup.cli import export as export_cli
 from aegroup.cli import schema as schema_cli
 from aegroup.errors import AegroupError
 
@@ -17,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(schema_cli.app, name="schema")
+app.command("export")(export_cli.export)
 
 
 def main() -> None:

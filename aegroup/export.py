@@ -1,0 +1,98 @@
+"""Turn a results file (from `aegroup predict`) or a GUI project into a COCO keypoints training file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aegroup.errors import AegroupError
+from aegroup.io.coco import build_coco, save_coco
+from aegroup.io.results import FORMAT as RESULTS_FORMAT
+from aegroup.io.results import ResultsFile, load_results
+from aegroup.schema import PoseSchema
+
+
+def results_to_coco(
+    results: ResultsFile, min_score: float = 0.0, min_keypoint_score: float = 0.0
+) -> dict[str, Any]:
+    """COCO keypoints dict from predictions: instances scoring below `min_score` are dropped, and joints
+    scoring below `min_keypoint_score` (or exactly 0, i.e. not found) become unlabelled (v=0)."""
+    schema = results.pose_schema
+    kept: dict[int, list[np.ndarray]] = {im.id: [] for im in results.images}
+    for ann in results.annotations:
+        if ann.score < min_score:
+            continue
+        kpts = np.asarray(ann.keypoints, dtype=np.float64).reshape(schema.num_joints, 3)
+        found = (kpts[:, 2] > 0) & (kpts[:, 2] >= min_keypoint_score)
+        if found.any():
+            out = np.zeros_like(kpts)
+            out[found, :2] = kpts[found, :2]
+            # A prediction says nothing about occlusion, so every kept joint is written as visible (v=2).
+            out[found, 2] = 2
+            kept[ann.image_id].append(out)
+    return _coco(schema, [im.model_dump() for im in results.images], kept)
+
+
+def project_to_coco(path: str | Path, min_score: float = 0.0) -> dict[str, Any]:
+    """COCO keypoints dict from a GUI project: corrected and added instances are always kept, predicted
+    ones only when their score reaches `min_score`; joint visibility is taken as the user left it."""
+    from aegroup.io.project import load_project
+
+    project = load_project(path)
+    k = project.pose_schema.num_joints
+    kept: dict[int, list[np.ndarray]] = {}
+    for image in project.images:
+        kept[image.id] = []
+        for inst in image.instances:
+            if inst.status == "predicted" and (inst.score or 0.0) < min_score:
+                continue
+            kpts = np.asarray(inst.keypoints, dtype=np.float64).reshape(k, 3)
+            if (kpts[:, 2] > 0).any():
+                kept[image.id].append(kpts)
+    images = [
+        {"id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height}
+        for im in project.images
+    ]
+    return _coco(project.pose_schema, images, kept)
+
+
+def _coco(
+    schema: PoseSchema, images: list[dict[str, Any]], kept: dict[int, list[np.ndarray]]
+) -> dict[str, Any]:
+    empty = np.zeros((0, schema.num_joints, 3))
+    keypoints = {i: np.stack(v) if v else empty for i, v in kept.items()}
+    return build_coco(schema, images, keypoints)
+
+
+def file_format(path: str | Path) -> str:
+    """The `format` field of an aegroup JSON file ('aegroup-results' or 'aegroup-project')."""
+    path = Path(path)
+    if not path.is_file():
+        raise AegroupError(f"{path}: file not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise AegroupError(f"{path}: not a readable JSON file ({first})") from None
+    fmt = data.get("format") if isinstance(data, dict) else None
+    if fmt not in (RESULTS_FORMAT, "aegroup-project"):
+        raise AegroupError(
+            f"{path}: field 'format': expected '{RESULTS_FORMAT}' (aegroup predict) or 'aegroup-project' "
+            "(aegroup label)"
+        )
+    return str(fmt)
+
+
+def export_file(
+    source: str | Path, out: str | Path, min_score: float = 0.0, min_keypoint_score: float = 0.0
+) -> dict[str, int]:
+    """Convert a results or project file into a COCO training file (atomic); return image/instance counts."""
+    if file_format(source) == RESULTS_FORMAT:
+        coco = results_to_coco(load_results(source), min_score, min_keypoint_score)
+    else:
+        coco = project_to_coco(source, min_score)
+    save_coco(out, coco)
+    return {"images": len(coco["images"]), "instances": len(coco["annotations"])}
