@@ -1,0 +1,156 @@
+"""Public decoding entry points: maps or candidates in, `Instance` lists out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from aegroup.decode.candidates import check_finite, check_maps, extract_candidates, to_numpy
+from aegroup.decode.config import DecodeConfig
+from aegroup.decode.groupers import Grouper, get_grouper
+from aegroup.decode.refine import refine
+from aegroup.decode.types import Candidates, Instance
+from aegroup.errors import AegroupError, validation_message
+from aegroup.schema import PoseSchema
+
+
+def resolve_config(config: DecodeConfig | None, params: dict[str, Any]) -> DecodeConfig:
+    """`config` (or the defaults) with keyword overrides applied and validated."""
+    base = config or DecodeConfig()
+    if not params:
+        return base
+    try:
+        return DecodeConfig.model_validate({**base.model_dump(), **params})
+    except ValidationError as err:
+        raise AegroupError(validation_message("decode parameters", err)) from None
+
+
+def group(
+    heatmaps: Any,
+    tags: Any,
+    schema: PoseSchema,
+    method: str | Grouper = "hungarian",
+    config: DecodeConfig | None = None,
+    **params: Any,
+) -> list[Instance]:
+    """Instances of one image, highest score first; `heatmaps` (K, H, W), `tags` (K, H, W, D), numpy or torch.
+
+    `params` override fields of `config` (e.g. `tag_threshold=0.5`). Keypoints are heatmap pixels.
+    """
+    cfg = resolve_config(config, params)
+    heat, tag = check_maps(heatmaps, tags, schema.num_joints)
+    return _group_image(extract_candidates(heat, tag, cfg), (heat, tag), schema, method, cfg)
+
+
+def group_candidates(
+    candidates: Candidates,
+    schema: PoseSchema,
+    method: str | Grouper = "hungarian",
+    config: DecodeConfig | None = None,
+    **params: Any,
+) -> list[Instance]:
+    """Instances from saved candidates alone (no maps, so no refinement), highest score first."""
+    cfg = resolve_config(config, params)
+    if candidates.num_joints != schema.num_joints:
+        raise AegroupError(
+            f"candidates: {candidates.num_joints} joint types but the schema has {schema.num_joints} joints"
+        )
+    for name in ("xy", "score", "tag"):
+        check_finite(getattr(candidates, name), f"candidates.{name}")
+    return _assemble(candidates, _run_grouper(candidates, schema, method, cfg), None)
+
+
+def decode_batch(
+    heatmaps: Any,
+    tags: Any,
+    schema: PoseSchema,
+    method: str | Grouper = "hungarian",
+    config: DecodeConfig | None = None,
+    **params: Any,
+) -> list[list[Instance]]:
+    """Instances per image of a batch: `heatmaps` (B, K, H, W), `tags` (B, K, D, H, W) tensors (model layout).
+
+    Candidate extraction runs batched on the tensors' device; grouping and refinement run per image on CPU.
+    """
+    from aegroup.decode.torch_candidates import batch_candidates  # torch only here
+
+    cfg = resolve_config(config, params)
+    cands, heat_np, tag_np = batch_candidates(heatmaps, tags, schema.num_joints, cfg)
+    return [
+        _group_image(c, None if heat_np is None else (heat_np[b], tag_np[b]), schema, method, cfg)
+        for b, c in enumerate(cands)
+    ]
+
+
+def _group_image(
+    candidates: Candidates,
+    maps: tuple[np.ndarray, np.ndarray] | None,
+    schema: PoseSchema,
+    method: str | Grouper,
+    cfg: DecodeConfig,
+) -> list[Instance]:
+    """Group one image's candidates, then refine from its maps when asked."""
+    slots = _run_grouper(candidates, schema, method, cfg)
+    return _assemble(candidates, slots, maps if cfg.refine else None, cfg.adjust)
+
+
+def _run_grouper(
+    candidates: Candidates, schema: PoseSchema, method: str | Grouper, cfg: DecodeConfig
+) -> np.ndarray:
+    """Call the grouper and check its answer obeys the protocol (a plugin's bug must not pass silently)."""
+    grouper = get_grouper(method)
+    slots = np.asarray(grouper(candidates, schema.group_index, cfg))
+    k, m = candidates.score.shape
+    if slots.ndim != 2 or slots.shape[1] != k or not np.issubdtype(slots.dtype, np.integer):
+        raise AegroupError(f"grouper {method!r}: returned shape {slots.shape}, expected (N, {k}) integers")
+    used = slots >= 0
+    if (slots >= m).any() or (slots < -1).any():
+        raise AegroupError(f"grouper {method!r}: candidate slot outside -1..{m - 1}")
+    if used.any() and (candidates.score[np.nonzero(used)[1], slots[used]] <= cfg.detection_threshold).any():
+        raise AegroupError(f"grouper {method!r}: used a candidate at or below the detection threshold")
+    flat = (np.nonzero(used)[1] * m + slots[used]).tolist()
+    if len(set(flat)) != len(flat):
+        raise AegroupError(f"grouper {method!r}: put one candidate into two instances")
+    return slots[used.any(axis=1)]
+
+
+def _assemble(
+    candidates: Candidates,
+    slots: np.ndarray,
+    maps: tuple[np.ndarray, np.ndarray] | None,
+    adjust: bool = True,
+) -> list[Instance]:
+    """Instances from slots: gather candidates, score = mean joint score, refine, sort by score."""
+    n, k = slots.shape
+    present = slots >= 0
+    joint = np.broadcast_to(np.arange(k), (n, k))
+    safe = np.where(present, slots, 0)
+    keypoints = np.zeros((n, k, 3), np.float32)
+    keypoints[:, :, :2] = np.where(present[..., None], candidates.xy[joint, safe], 0)
+    keypoints[:, :, 2] = np.where(present, candidates.score[joint, safe], 0)
+    tags = np.where(present[..., None], candidates.tag[joint, safe], 0).astype(np.float32)
+    # Score before refinement, as the references do: filled-in joints are guesses.
+    scores = keypoints[:, :, 2].mean(axis=1) if k else np.zeros(n, np.float32)
+    if maps is not None:
+        refine(maps[0], maps[1], keypoints, tags, adjust)
+    order = np.argsort(-scores, kind="stable")
+    return [Instance(keypoints=keypoints[i], tags=tags[i], score=float(scores[i])) for i in order]
+
+
+def to_image(instances: list[Instance], inverse: Any, stride: float) -> list[Instance]:
+    """Instances mapped from heatmap pixels to image pixels: `inverse` (2, 3) input -> image affine.
+
+    A heatmap pixel is `stride` input pixels (heatmap x = input x / stride, as the training targets use).
+    Absent joints stay at (0, 0) with score 0.
+    """
+    a = to_numpy(inverse, "inverse affine").reshape(2, 3).astype(np.float64)
+    out = []
+    for inst in instances:
+        kp = inst.keypoints.astype(np.float64).copy()
+        xy = kp[:, :2] * stride
+        kp[:, :2] = xy @ a[:, :2].T + a[:, 2]
+        kp[kp[:, 2] <= 0, :2] = 0
+        out.append(Instance(keypoints=kp.astype(np.float32), tags=inst.tags, score=inst.score))
+    return out
