@@ -6,8 +6,10 @@ import sys
 
 import typer
 
+from aegroup.cli import data as data_cli
 from aegroup.cli import export as export_cli
 from aegroup.cli import schema as schema_cli
+from aegroup.cli import synth as synth_cli
 from aegroup.errors import AegroupError
 
 app = typer.Typer(
@@ -18,6 +20,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(schema_cli.app, name="schema")
+app.add_typer(data_cli.app, name="data")
+app.command("synth")(synth_cli.synth)
 app.command("export")(export_cli.export)
 
 
