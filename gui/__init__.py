@@ -1,0 +1,1 @@
+"""aegroup labelling companion: review and correct grouped poses, export them as COCO training data."""

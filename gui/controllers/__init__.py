@@ -1,0 +1,1 @@
+"""Controllers: turn view intent into undoable commands, navigation and file actions."""
