@@ -19,10 +19,10 @@ from aegroup.data.transforms import (
     apply_affine,
     compose,
     fit_affine,
+    input_to_heatmap,
     invert_affine,
     normalize,
     random_affine,
-    scale_affine,
     warp,
 )
 from aegroup.errors import AegroupError
@@ -96,7 +96,7 @@ class CocoPoseDataset(Dataset):
         else:
             affine = fit_affine(width, height, self.input_size)
         image = normalize(np.asarray(warp(Image.fromarray(pixels), affine, self.input_size, fill=PAD_COLOR)))
-        to_output = compose(scale_affine(1.0 / self.output_stride), affine)
+        to_output = compose(input_to_heatmap(self.output_stride), affine)
         anns = self.coco.annotations(image_id)
         keypoints, crowd = self.coco.keypoints(image_id)
         labelled = (keypoints[..., 2] > 0).any(axis=1)

@@ -1,8 +1,8 @@
-"""Affine maps between image, input and output frames; augmentation; normalisation; `preprocess`.
+"""Affine maps between image, input and heatmap frames; augmentation; normalisation; `preprocess`.
 
-Frame convention: pixel centres sit at integer coordinates in every frame (image, input, heatmap), and an
-affine is a (2, 3) float64 matrix mapping column vectors (x, y, 1). Pillow samples with pixel centres at
-half-integers, so `warp` shifts by half a pixel on each side.
+Frame convention: pixel centres sit at integer coordinates in every frame (image, input, heatmap; see
+`input_to_heatmap` for the stride), and an affine is a (2, 3) float64 matrix mapping column vectors
+(x, y, 1). Pillow samples with pixel centres at half-integers, so `warp` shifts by half a pixel.
 """
 
 from __future__ import annotations
@@ -68,8 +68,25 @@ def apply_affine(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
 
 
 def scale_affine(factor: float) -> np.ndarray:
-    """(2, 3) affine scaling about the origin (e.g. 1/stride from input to heatmap pixels)."""
+    """(2, 3) affine scaling about the origin."""
     return np.array([[factor, 0.0, 0.0], [0.0, factor, 0.0]])
+
+
+def input_to_heatmap(stride: int) -> np.ndarray:
+    """(2, 3) affine from input to heatmap pixels: x_h = (x_in - (stride - 1) / 2) / stride.
+
+    Heatmap pixel j covers input pixels stride*j .. stride*j + stride - 1, whose centre is
+    stride*j + (stride - 1) / 2. With this offset a horizontal flip of the input is exactly a pixel
+    mirror of the heatmap, which flip augmentation and flip testing rely on.
+    """
+    offset = (stride - 1) / 2
+    return np.array([[1.0 / stride, 0.0, -offset / stride], [0.0, 1.0 / stride, -offset / stride]])
+
+
+def heatmap_to_input(stride: int) -> np.ndarray:
+    """(2, 3) affine from heatmap to input pixels: x_in = stride * x_h + (stride - 1) / 2."""
+    offset = (stride - 1) / 2
+    return np.array([[float(stride), 0.0, offset], [0.0, float(stride), offset]])
 
 
 def fit_affine(width: int, height: int, input_size: int) -> np.ndarray:
