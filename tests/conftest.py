@@ -55,3 +55,28 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+CUSTOM_SCHEMA_YAML = """
+name: walker_bot
+joints: [hub, mast, head, left_knee, left_foot, right_knee, right_foot, tail, beacon]
+edges: [[hub, mast], [mast, head], [hub, left_knee], [left_knee, left_foot], [hub, right_knee],
+        [right_knee, right_foot], [hub, tail]]
+flip_pairs: [[left_knee, right_knee], [left_foot, right_foot]]
+group_order: [hub, mast, head, left_knee, right_knee, tail, left_foot, right_foot, beacon]
+"""
+"""A skeleton aegroup does not ship: a flip pair, a cycle-free tree and a joint (beacon) on no edge."""
+
+
+@pytest.fixture(scope="session")
+def synth_set(tmp_path_factory: pytest.TempPathFactory):
+    """(annotation file, image folder, schema): 8 synthetic 128x128 images of CUSTOM_SCHEMA_YAML."""
+    import yaml
+
+    from aegroup.schema import PoseSchema
+    from aegroup.synth import synthesize
+
+    schema = PoseSchema.model_validate(yaml.safe_load(CUSTOM_SCHEMA_YAML))
+    out = tmp_path_factory.mktemp("synth_set")
+    ann = synthesize(schema, out, n_images=8, max_instances=3, size=(128, 128), seed=7)
+    return ann, out / "images", schema
