@@ -1,0 +1,148 @@
+"""Project files: lossless save/load, one-line errors, autosave recovery, COCO export read by the dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aegroup.errors import AegroupError
+from aegroup.io.project import autosave_path, load_project
+from aegroup.schema import load_schema
+from aegroup.synth import synthesize
+from aegroup_gui.controllers import actions
+from aegroup_gui.demo import noisy_results, random_coco
+from aegroup_gui.document import Document
+from aegroup_gui.files import (
+    autosave_is_newer,
+    export_coco,
+    open_coco,
+    open_project,
+    open_results,
+    recover_autosave,
+    save_document,
+    write_autosave,
+)
+
+
+def results_document(tmp_path: Path, tag_dim: int = 2) -> Document:
+    """A document from a noisy results file over random ground truth (3 images, 4 instances)."""
+    schema = load_schema("coco17")
+    results = noisy_results(random_coco(schema, 3, 4, seed=5), schema, tag_dim=tag_dim, seed=6)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    return open_results(path, tmp_path)
+
+
+def edit_some(doc: Document) -> None:
+    """A few edits of different kinds on images 0 and 1."""
+    doc.set_selection(doc.image.annotations.keys()[:3])
+    actions.reassign(doc, None).command.apply(doc)
+    doc.set_selection(doc.image.annotations.keys()[5:6])
+    actions.cycle_visibility(doc).command.apply(doc)
+    actions.accept_image(doc).command.apply(doc)
+    doc.set_current(1)
+    doc.set_selection(doc.image.annotations.keys()[:1])
+    actions.delete_keypoints(doc).command.apply(doc)
+
+
+@pytest.mark.parametrize("tag_dim", [1, 2])
+def test_save_load_is_lossless(tmp_path: Path, tag_dim: int) -> None:
+    doc = results_document(tmp_path, tag_dim)
+    edit_some(doc)
+    path = save_document(doc, tmp_path / "work.aeproj")
+    again = open_project(path)
+    assert again.same_state(doc.snapshot())
+    assert again.schema == doc.schema and again.tag_dim == doc.tag_dim
+    assert again.image_dir == doc.image_dir and again.source == doc.source
+    assert [im.candidates for im in again.images] == [im.candidates for im in doc.images]
+    assert json.loads(path.read_text())["image_dir"] == "."  # relative: the project can move with images
+    path2 = save_document(again, tmp_path / "copy.aeproj")
+    assert json.loads(path2.read_text()) == json.loads(path.read_text())
+
+
+def test_coco_input_round_trips_without_tags(tmp_path: Path) -> None:
+    schema = load_schema("coco17")
+    coco = random_coco(schema, 2, 3, seed=1)
+    ann_path = tmp_path / "ann.json"
+    ann_path.write_text(json.dumps(coco))
+    doc = open_coco(ann_path, tmp_path)
+    assert doc.tag_dim == 0 and doc.schema.joints == schema.joints
+    expected = np.array(coco["annotations"][0]["keypoints"]).reshape(-1, 3)
+    assert np.allclose(doc.images[0].annotations.keypoints[0], expected)
+    again = open_project(save_document(doc, tmp_path / "p.aeproj"))
+    assert again.same_state(doc.snapshot())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["images"][0]["instances"][0].update(keypoints=[1.0, 2.0]), r"instances\[0\]\.keypoints"),
+        (lambda d: d["images"][0]["instances"][0]["origin"].__setitem__(0, "guessed"), r"origin"),
+        (lambda d: d.update(version=7), r"field 'version'"),
+        (lambda d: d["images"][1].update(id=d["images"][0]["id"]), r"duplicate image id"),
+    ],
+)
+def test_bad_project_files_give_one_line_errors(tmp_path: Path, mutate, message: str) -> None:
+    doc = results_document(tmp_path)
+    path = save_document(doc, tmp_path / "p.aeproj")
+    data = json.loads(path.read_text())
+    mutate(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(AegroupError, match=message) as err:
+        load_project(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_truncated_project_is_a_one_line_error(tmp_path: Path) -> None:
+    path = save_document(results_document(tmp_path), tmp_path / "p.aeproj")
+    path.write_text(path.read_text()[:200])
+    with pytest.raises(AegroupError, match=r"p\.aeproj") as err:
+        load_project(path)
+    assert "\n" not in str(err.value)
+
+
+def test_autosave_recovers_edits_and_save_clears_it(tmp_path: Path) -> None:
+    project = tmp_path / "p.aeproj"
+    doc = results_document(tmp_path)
+    save_document(doc, project)
+    assert write_autosave(doc, project) is None  # nothing changed since the save
+    edit_some(doc)
+    write_autosave(doc, project)
+    assert autosave_is_newer(project)
+    fresh = open_project(project)
+    assert not fresh.same_state(doc.snapshot())
+    assert recover_autosave(fresh, project) == 2
+    assert fresh.same_state(doc.snapshot())
+    save_document(fresh, project)
+    assert not autosave_path(project).exists() and not autosave_is_newer(project)
+
+
+def test_export_reads_back_through_the_dataset(tmp_path: Path) -> None:
+    from aegroup.data import CocoPoseDataset
+
+    schema = load_schema("coco17")
+    gt_path = synthesize(schema, tmp_path / "synth", n_images=3, max_instances=3, size=(128, 128), seed=2)
+    results = noisy_results(json.loads(gt_path.read_text()), schema, seed=3)
+    res_path = tmp_path / "results.json"
+    res_path.write_text(json.dumps(results))
+    doc = open_results(res_path, gt_path.parent / "images")
+    edit_some(doc)
+    out, n_images, n_instances = export_coco(doc, tmp_path / "train.json")
+    dataset = CocoPoseDataset(out, doc.image_dir, schema, train=False, input_size=128)
+    assert len(dataset) == n_images == 3
+    total = 0
+    for image in doc.images:
+        ann = image.annotations
+        ours = ann.keypoints[ann.present().any(axis=1)]
+        theirs, crowd = dataset.coco.keypoints(image.id)
+        assert not crowd.any()
+        assert np.allclose(theirs, np.round(ours, 2))
+        total += len(ours)
+        item = dataset[dataset.image_ids.index(image.id)]
+        assert int(item["joints"][..., 1].sum()) == int(ann.present().sum())
+    assert total == n_instances
+    reviewed_only = export_coco(doc, tmp_path / "reviewed.json", reviewed_only=True)
+    assert reviewed_only[1] == 1
