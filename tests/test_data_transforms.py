@@ -1,0 +1,119 @@
+"""Affines, image warping, augmentation parameters and `preprocess`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydantic import ValidationError
+
+from aegroup.data.transforms import (
+    MEAN,
+    STD,
+    AugmentConfig,
+    apply_affine,
+    compose,
+    fit_affine,
+    heatmap_to_input,
+    input_to_heatmap,
+    invert_affine,
+    preprocess,
+    random_affine,
+    warp,
+)
+
+
+def blob_image(width: int, height: int, x: float, y: float, sigma: float = 6.0) -> np.ndarray:
+    """(H, W, 3) uint8 image with one bright Gaussian blob centred on (x, y)."""
+    yy, xx = np.mgrid[:height, :width]
+    g = 255 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    return np.repeat(g.astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+def blob_centre(channel: np.ndarray) -> np.ndarray:
+    """Sub-pixel centre of the brightest blob: weighted mean of the pixels above half the peak."""
+    lo = np.median(channel)
+    w = np.clip(channel - lo - 0.5 * (channel.max() - lo), 0, None)
+    yy, xx = np.mgrid[: channel.shape[0], : channel.shape[1]]
+    return np.array([(w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()])
+
+
+def test_invert_apply_compose() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2, 3))
+    b = rng.normal(size=(2, 3))
+    pts = rng.normal(size=(7, 2))
+    np.testing.assert_allclose(apply_affine(apply_affine(pts, a), invert_affine(a)), pts, atol=1e-9)
+    np.testing.assert_allclose(
+        apply_affine(pts, compose(b, a)), apply_affine(apply_affine(pts, a), b), atol=1e-9
+    )
+    np.testing.assert_allclose(compose(heatmap_to_input(4), input_to_heatmap(4)), np.eye(3)[:2], atol=1e-12)
+
+
+def test_heatmap_frame_mirrors_with_the_input() -> None:
+    size, stride = 64, 4
+    x_in = np.array([[0.0, 0.0], [17.3, 5.0], [63.0, 40.0]])
+    mirrored = x_in.copy()
+    mirrored[:, 0] = size - 1 - x_in[:, 0]
+    h = apply_affine(x_in, input_to_heatmap(stride))
+    hm = apply_affine(mirrored, input_to_heatmap(stride))
+    np.testing.assert_allclose(hm[:, 0], size // stride - 1 - h[:, 0], atol=1e-12)
+    # Heatmap pixel j sits at the centre of input pixels 4j .. 4j+3.
+    np.testing.assert_allclose(apply_affine([[2.0, 0.0]], heatmap_to_input(stride)), [[9.5, 1.5]])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_warp_moves_pixels_where_the_affine_moves_points(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    width, height = 300, 220
+    x, y = rng.uniform(60, 240), rng.uniform(50, 170)
+    config = AugmentConfig(scale_min=0.6, scale_max=1.4, rotation=45, translate=0.05, flip_prob=0.5)
+    size = int(rng.choice([96, 160, 256]))
+    affine, _ = random_affine(width, height, size, config, rng)
+    out = np.asarray(warp(Image.fromarray(blob_image(width, height, x, y)), affine, size))[:, :, 0]
+    expected = apply_affine([x, y], affine)
+    np.testing.assert_allclose(blob_centre(out.astype(float)), expected, atol=0.25)
+
+
+def test_warp_prefilters_large_shrinks_without_shifting() -> None:
+    image = Image.fromarray(blob_image(900, 700, 612.4, 150.7, sigma=20))
+    affine = fit_affine(900, 700, 64)
+    out = np.asarray(warp(image, affine, 64))[:, :, 0].astype(float)
+    np.testing.assert_allclose(blob_centre(out), apply_affine([612.4, 150.7], affine), atol=0.25)
+
+
+def test_preprocess_fits_pads_and_normalises() -> None:
+    image = np.full((100, 200, 3), 255, np.uint8)
+    x, affine = preprocess(image, 128)
+    assert x.shape == (3, 128, 128) and x.dtype == np.float32
+    # Longer side fills the input; the image is centred, so corners map inside and rows 0..31 are padding.
+    np.testing.assert_allclose(
+        apply_affine([[-0.5, -0.5], [199.5, 99.5]], affine), [[-0.5, 31.5], [127.5, 95.5]]
+    )
+    np.testing.assert_allclose(x[:, 64, 64], (1 - MEAN) / STD, atol=1e-5)
+    assert np.abs(x[:, :30, :]).max() < 0.01
+    grey, _ = preprocess(np.zeros((50, 50), np.uint8), 32)
+    assert grey.shape == (3, 32, 32)
+
+
+def test_augment_config_validates_ranges() -> None:
+    with pytest.raises(ValidationError, match="scale_min"):
+        AugmentConfig(scale_min=1.5, scale_max=1.0)
+    with pytest.raises(ValidationError):
+        AugmentConfig(flip_prob=1.5)
+
+
+def test_random_affine_stays_within_its_ranges() -> None:
+    rng = np.random.default_rng(1)
+    config = AugmentConfig(scale_min=0.5, scale_max=2.0, rotation=20, translate=0.1, flip_prob=0.5)
+    flips = []
+    for _ in range(200):
+        affine, flipped = random_affine(400, 200, 128, config, rng)
+        det = np.linalg.det(affine[:, :2])
+        scale = np.sqrt(abs(det)) / (128 / 400)
+        assert 0.5 - 1e-9 <= scale <= 2.0 + 1e-9
+        assert (det < 0) == flipped
+        centre = apply_affine([199.5, 99.5], affine)
+        assert np.all(np.abs(centre - 63.5) <= 0.1 * 128 + 1e-9)
+        flips.append(flipped)
+    assert 60 < sum(flips) < 140
