@@ -99,7 +99,7 @@ class Annotations:
         """(N, K) bool: joints that exist (visibility > 0)."""
         return self.keypoints[:, :, 2] > 0
 
-    def keys(self) -> list[Key]:
+    def present_keys(self) -> list[Key]:
         """Every present keypoint as (instance id, joint)."""
         rows, joints = np.nonzero(self.present())
         return [(int(self.ids[r]), int(k)) for r, k in zip(rows, joints, strict=True)]
@@ -209,7 +209,7 @@ class Document:
 
     def set_selection(self, keys: Iterable[Key]) -> None:
         """Select keypoints of the current image (absent ones are dropped)."""
-        valid = set(self.image.annotations.keys())
+        valid = set(self.image.annotations.present_keys())
         selection = frozenset(k for k in keys if k in valid)
         if selection != self.selection:
             self.selection = selection
@@ -222,7 +222,7 @@ class Document:
             self._emit("hover", self.current)
 
     def _prune_selection(self) -> None:
-        valid = set(self.image.annotations.keys())
+        valid = set(self.image.annotations.present_keys())
         self.selection = frozenset(k for k in self.selection if k in valid)
         if self.hover is not None and self.hover not in valid:
             self.hover = None

@@ -1,0 +1,53 @@
+"""`aegroup label`: open the labelling companion on a results file, a COCO file or a saved project."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from aegroup.errors import AegroupError
+
+
+def label(
+    images: Path | None = typer.Option(None, "--images", help="Folder the file names are relative to."),
+    results: Path | None = typer.Option(None, "--results", help="Results file from `aegroup predict`."),
+    coco: Path | None = typer.Option(None, "--coco", help="COCO keypoints file (no tags)."),
+    schema: str | None = typer.Option(
+        None, "--schema", help="Built-in schema name or file (default: the one in the file)."
+    ),
+    project: Path | None = typer.Option(
+        None, "--project", help="Project file to open or create (default: <source>.aeproj beside it)."
+    ),
+    screenshot: Path | None = typer.Option(
+        None, "--screenshot", help="Render the window offscreen, save it as this PNG and exit."
+    ),
+    autosave: float = typer.Option(30.0, "--autosave", min=1.0, help="Autosave period in seconds."),
+) -> None:
+    """Review and correct groupings; Ctrl+S saves the project, Ctrl+E exports COCO training data."""
+    try:
+        from aegroup_gui.app import launch
+        from aegroup_gui.controllers.session import open_session
+    except ImportError as err:
+        raise AegroupError(
+            f"the labelling companion needs the GUI extra: pip install 'aegroup[gui]' ({err})"
+        ) from None
+    if screenshot is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    session = open_session(images, results, coco, schema, project)
+    code = launch(session, screenshot, autosave)
+    if code:
+        raise typer.Exit(code)
+
+
+def standalone() -> None:
+    """Run `label` as its own program (console script `aegroup-label`) with the CLI's error handling."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(label)
+    try:
+        app()
+    except AegroupError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)

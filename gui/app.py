@@ -1,0 +1,418 @@
+"""The main window: canvas, tag view, panels, menus and shortcuts, saving, autosave and recovery."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from aegroup_gui import files
+from aegroup_gui.controllers import actions
+from aegroup_gui.controllers.editing import EditController
+from aegroup_gui.controllers.session import Session
+from aegroup_gui.document import Change, Document
+from aegroup_gui.shortcuts import SHORTCUTS
+from aegroup_gui.views.canvas import CanvasView
+from aegroup_gui.views.help import HelpDialog
+from aegroup_gui.views.images import ImageCache
+from aegroup_gui.views.panels import ImageList, InstancePanel
+from aegroup_gui.views.regroup import RegroupBox
+from aegroup_gui.views.style import LEGEND
+from aegroup_gui.views.tagview import TagView
+
+AUTOSAVE_SECONDS = 30
+"""Default autosave period; the sidecar is also written on every image change."""
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """The labelling window around one document and its project file."""
+
+    def __init__(self, session: Session, autosave_seconds: float = AUTOSAVE_SECONDS) -> None:
+        super().__init__()
+        self.doc: Document = session.doc
+        self.project_path = session.project_path
+        self.stack = QtGui.QUndoStack(self)
+        self.editor = EditController(self.doc, self.stack)
+        self.canvas = CanvasView(self.doc, ImageCache())
+        self.instances = InstancePanel(self.doc)
+        self.image_list = ImageList(self.doc)
+        self.regroup_box = RegroupBox(self.doc)
+        self.tags = TagView(self.doc)
+        self._autosaved_revision = self.doc.revision
+        self._saved_revision = self.doc.revision
+        self._build_layout()
+        self._connect()
+        self._build_menus()
+        self.autosave_timer = QtCore.QTimer(self)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start(int(autosave_seconds * 1000))
+        self.show_message(session.note)
+        self._update_status()
+
+    # ---- construction ------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        split.addWidget(self.canvas)
+        split.addWidget(self.tags)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        self.setCentralWidget(split)
+        left = QtWidgets.QDockWidget("Images", self)
+        left.setObjectName("images")
+        left.setWidget(self.image_list)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, left)
+        side = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(side)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addWidget(self.instances, 1)
+        box.addWidget(self.regroup_box)
+        legend = QtWidgets.QLabel(LEGEND.replace("   ", "\n"))
+        legend.setWordWrap(True)
+        legend.setStyleSheet("color: #9aa0a6; font-size: 11px;")
+        box.addWidget(legend)
+        right = QtWidgets.QDockWidget("Instances", self)
+        right.setObjectName("instances")
+        right.setWidget(side)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, right)
+        for dock in (left, right):
+            dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.resizeDocks([left, right], [340, 290], QtCore.Qt.Orientation.Horizontal)
+        self.position = QtWidgets.QLabel()
+        self.statusBar().addPermanentWidget(self.position)
+
+    def _connect(self) -> None:
+        ed = self.editor
+        self.canvas.keypoint_clicked.connect(ed.keypoint_clicked)
+        self.canvas.empty_clicked.connect(ed.empty_clicked)
+        self.canvas.keypoint_dragged.connect(ed.keypoint_dragged)
+        self.canvas.rect_selected.connect(ed.rect_selected)
+        self.canvas.hovered.connect(ed.hovered)
+        self.tags.keypoint_clicked.connect(ed.keypoint_clicked)
+        self.tags.hovered.connect(ed.hovered)
+        self.instances.instance_clicked.connect(ed.instance_clicked)
+        self.image_list.image_chosen.connect(self.go_to)
+        self.regroup_box.requested.connect(lambda m, t: ed.run(lambda: actions.regroup(self.doc, m, t)))
+        ed.message.connect(self.show_message)
+        self.stack.indexChanged.connect(lambda _: self._update_title())
+        self.doc.subscribe(self._on_change)
+
+    def _build_menus(self) -> None:
+        menus: dict[str, QtWidgets.QMenu] = {}
+        for s in SHORTCUTS:
+            menu = menus.get(s.menu) or menus.setdefault(s.menu, self.menuBar().addMenu(s.menu))
+            if not s.method:  # the number keys: one action per instance number
+                for n, key in enumerate(s.keys, start=1):
+                    self._add_action(menu if n == 1 else None, s.label, (key,), self._reassigner(n))
+                continue
+            self._add_action(menu, s.label, s.keys, getattr(self, s.method))
+
+    def _add_action(
+        self, menu: QtWidgets.QMenu | None, label: str, keys: tuple[str, ...], slot: Callable[[], object]
+    ) -> None:
+        action = QtGui.QAction(label, self)
+        action.setShortcuts([QtGui.QKeySequence(k) for k in keys])
+        action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _=False: slot())
+        self.addAction(action)
+        if menu is not None:
+            menu.addAction(action)
+
+    def _reassigner(self, number: int) -> Callable[[], None]:
+        return lambda: self.editor.reassign(number)
+
+    # ---- status ------------------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        """Show a message in the status bar for a while."""
+        if text:
+            self.statusBar().showMessage(text, 8000)
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind == "current":
+            self.autosave()
+        if change.kind in ("current", "annotations", "review"):
+            self._update_status()
+
+    def _update_status(self) -> None:
+        doc = self.doc
+        reviewed = sum(im.reviewed for im in doc.images)
+        missing = "  ·  image file missing" if self.canvas.image_missing else ""
+        self.position.setText(
+            f"image {doc.current + 1}/{len(doc.images)}  ·  {doc.image.file_name}  ·  "
+            f"{'reviewed' if doc.image.reviewed else 'not reviewed'}  ·  {reviewed} reviewed{missing}"
+        )
+        self._update_title()
+
+    def _update_title(self) -> None:
+        dirty = "*" if self.dirty else ""
+        self.setWindowTitle(f"{dirty}{self.project_path.name} — aegroup label")
+
+    @property
+    def dirty(self) -> bool:
+        """Whether there are edits not yet saved to the project file."""
+        return self.doc.revision != self._saved_revision
+
+    # ---- files -------------------------------------------------------------------------------------
+    def save(self) -> Path:
+        """Save the project (atomic) and drop the autosave sidecar."""
+        path = files.save_document(self.doc, self.project_path)
+        self._saved_revision = self._autosaved_revision = self.doc.revision
+        self._update_title()
+        self.show_message(f"saved {path}")
+        return path
+
+    def autosave(self) -> Path | None:
+        """Write changed images to the sidecar if anything changed since the last autosave."""
+        if self.doc.revision == self._autosaved_revision:
+            return None
+        path = files.write_autosave(self.doc, self.project_path)
+        self._autosaved_revision = self.doc.revision
+        return path
+
+    def offer_recovery(self, ask: Callable[[str], bool]) -> int:
+        """If an autosave is newer than the project, ask whether to restore it; returns images restored."""
+        if not files.autosave_is_newer(self.project_path):
+            return 0
+        sidecar = files.autosave_path(self.project_path)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sidecar.stat().st_mtime))
+        question = f"Unsaved edits from {when} were autosaved (the app did not close normally). Restore them?"
+        if not ask(question):
+            return 0
+        restored = files.recover_autosave(self.doc, self.project_path)
+        self._autosaved_revision = self.doc.revision
+        self.show_message(f"restored {restored} image(s) from the autosave; save to keep them")
+        return restored
+
+    def export_coco_to(self, path: Path, reviewed_only: bool = False) -> Path:
+        """Write the COCO training file."""
+        out, n_images, n_instances = files.export_coco(self.doc, path, reviewed_only)
+        self.show_message(f"exported {n_instances} instances in {n_images} images to {out}")
+        return out
+
+    def export_png_to(self, path: Path) -> Path:
+        """Save the canvas as a PNG."""
+        if not self.canvas.render_png(path):
+            raise OSError(f"{path}: could not write PNG")
+        self.show_message(f"saved view to {path}")
+        return path
+
+    def _ask_path(self, title: str, suggestion: str, pattern: str) -> Path | None:
+        start = str(self.project_path.with_name(suggestion))
+        name, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, start, pattern)
+        return Path(name) if name else None
+
+    def export_all_dialog(self) -> None:
+        """File > Export COCO (all images)."""
+        if path := self._ask_path("Export COCO keypoints", "train.json", "JSON (*.json)"):
+            self.export_coco_to(path)
+
+    def export_reviewed_dialog(self) -> None:
+        """File > Export COCO (reviewed images)."""
+        if path := self._ask_path("Export reviewed images as COCO", "reviewed.json", "JSON (*.json)"):
+            self.export_coco_to(path, reviewed_only=True)
+
+    def export_png_dialog(self) -> None:
+        """File > Export view as PNG."""
+        if path := self._ask_path("Export view", "view.png", "PNG (*.png)"):
+            self.export_png_to(path)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        """Offer to save unsaved edits; the autosave is kept unless the person discards them."""
+        if self.dirty:
+            buttons = QtWidgets.QMessageBox.StandardButton
+            choice = QtWidgets.QMessageBox.question(
+                self,
+                "Unsaved edits",
+                f"Save your edits to {self.project_path.name}?",
+                buttons.Save | buttons.Discard | buttons.Cancel,
+            )
+            if choice == buttons.Cancel:
+                event.ignore()
+                return
+            if choice == buttons.Save:
+                self.save()
+            else:
+                files.autosave_path(self.project_path).unlink(missing_ok=True)
+        self.autosave_timer.stop()
+        event.accept()
+
+    # ---- navigation ---------------------------------------------------------------------------------
+    def go_to(self, index: int) -> None:
+        """Show image `index` (document order)."""
+        self.editor.adding = None
+        self.doc.set_current(index)
+
+    def _step(self, step: int, only_unreviewed: bool = False) -> bool:
+        order = self.image_list.visible_order()
+        pos = order.index(self.doc.current)
+        for offset in range(1, len(order)):
+            candidate = order[(pos + step * offset) % len(order)]
+            if not only_unreviewed or not self.doc.images[candidate].reviewed:
+                self.go_to(candidate)
+                return True
+        return False
+
+    def next_image(self) -> None:
+        """Next image in the list's order."""
+        self._step(1)
+
+    def previous_image(self) -> None:
+        """Previous image in the list's order."""
+        self._step(-1)
+
+    def next_unreviewed(self) -> None:
+        """Next image not yet reviewed."""
+        if not self._step(1, only_unreviewed=True):
+            self.show_message("every image is reviewed")
+
+    def sort_by_doubt(self) -> None:
+        """Sort the image list most doubtful first."""
+        self.image_list.sort_by_doubt()
+
+    def fit(self) -> None:
+        """Fit the image in the canvas."""
+        self.canvas.fit()
+
+    def show_help(self) -> None:
+        """Open the shortcuts dialog."""
+        HelpDialog(self).exec()
+
+    # ---- edits (thin: the controller and actions do the work) ---------------------------------------
+    def undo(self) -> None:
+        """Undo the last edit."""
+        self.stack.undo()
+
+    def redo(self) -> None:
+        """Redo the last undone edit."""
+        self.stack.redo()
+
+    def _run(self, produce: Callable[[], actions.Outcome]) -> bool:
+        return self.editor.run(produce)
+
+    def split(self) -> None:
+        """Move the selection into a new instance."""
+        self.editor.reassign(0)
+
+    def cycle_visibility(self) -> None:
+        """Visible -> occluded -> absent."""
+        self._run(lambda: actions.cycle_visibility(self.doc))
+
+    def delete_keypoints(self) -> None:
+        """Delete the selected keypoints."""
+        self._run(lambda: actions.delete_keypoints(self.doc))
+
+    def start_adding(self) -> None:
+        """Click to place the selected instance's missing joints."""
+        self.editor.start_adding()
+
+    def swap_types(self) -> None:
+        """Swap the selected joint types between two instances."""
+        self._run(lambda: actions.swap_types(self.doc))
+
+    def swap_left(self) -> None:
+        """Swap the left sides of two instances."""
+        self._run(lambda: actions.swap_side(self.doc, "left"))
+
+    def swap_right(self) -> None:
+        """Swap the right sides of two instances."""
+        self._run(lambda: actions.swap_side(self.doc, "right"))
+
+    def merge(self) -> None:
+        """Merge two instances."""
+        self._run(lambda: actions.merge(self.doc))
+
+    def delete_instances(self) -> None:
+        """Delete the selected instances."""
+        self._run(lambda: actions.delete_instances(self.doc))
+
+    def accept_instances(self) -> None:
+        """Mark the selected instances as checked."""
+        self._run(lambda: actions.accept_instances(self.doc))
+
+    def accept_image(self) -> None:
+        """Accept the image, then go to the next unreviewed one."""
+        if self._run(lambda: actions.accept_image(self.doc)):
+            self.next_unreviewed()
+
+    def toggle_reviewed(self) -> None:
+        """Flip the image's review flag."""
+        self._run(lambda: actions.toggle_reviewed(self.doc))
+
+    def regroup(self) -> None:
+        """Re-group with the settings in the re-group box."""
+        self.regroup_box.request()
+
+    def select_all(self) -> None:
+        """Select every keypoint of the image."""
+        self.doc.set_selection(self.doc.image.annotations.present_keys())
+
+    def select_next_instance(self) -> None:
+        """Select the instance after the selected one (panel order)."""
+        ann = self.doc.image.annotations
+        owners = self.doc.selected_instances()
+        row = ann.row(owners[-1]) + 1 if owners else 0
+        self.editor.select_instance_number(row % max(ann.num_instances, 1) + 1)
+
+    def cancel(self) -> None:
+        """Stop adding, or clear the selection."""
+        self.editor.cancel()
+
+
+def ask_dialog(parent: QtWidgets.QWidget) -> Callable[[str], bool]:
+    """A yes/no question box."""
+
+    def ask(question: str) -> bool:
+        buttons = QtWidgets.QMessageBox.StandardButton
+        choice = buttons.Yes | buttons.No
+        return QtWidgets.QMessageBox.question(parent, "Recover autosave", question, choice) == buttons.Yes
+
+    return ask
+
+
+def application() -> QtWidgets.QApplication:
+    """The QApplication (created once), with pyqtgraph's options set."""
+    pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(sys.argv[:1])
+        app.setApplicationName("aegroup label")
+        app.setStyle("Fusion")
+    return app
+
+
+def screenshot(window: MainWindow, path: Path, size: tuple[int, int] = (1600, 1000)) -> Path:
+    """Render the window offscreen at `size` and save it as PNG."""
+    window.resize(*size)
+    window.show()
+    app = QtWidgets.QApplication.instance()
+    for _ in range(5):
+        app.processEvents()
+    window.fit()
+    app.processEvents()
+    if not window.grab().save(str(path)):
+        raise OSError(f"{path}: could not write the screenshot")
+    return path
+
+
+def launch(session: Session, screenshot_path: Path | None = None, autosave_seconds: float = 30) -> int:
+    """Open the window on a session; with `screenshot_path`, save a screenshot and exit instead."""
+    app = application()
+    window = MainWindow(session, autosave_seconds)
+    if screenshot_path is not None:
+        screenshot(window, screenshot_path)
+        window.close()
+        return 0
+    window.resize(1500, 950)
+    window.show()
+    window.offer_recovery(ask_dialog(window))
+    return app.exec()
+
+
+def main() -> None:
+    """Console script `aegroup-label`: the same options as `aegroup label`."""
+    from aegroup.cli.label import standalone
+
+    standalone()

@@ -1,0 +1,68 @@
+"""Every menu command with its keys: one table builds the menus, the Help dialog and the README list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """A menu command: menu, label, keys (Qt key sequences, first one shown), MainWindow method name."""
+
+    menu: str
+    label: str
+    keys: tuple[str, ...]
+    method: str
+
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("File", "Save project", ("Ctrl+S",), "save"),
+    Shortcut("File", "Export COCO (all images)…", ("Ctrl+E",), "export_all_dialog"),
+    Shortcut("File", "Export COCO (reviewed images)…", ("Ctrl+Shift+E",), "export_reviewed_dialog"),
+    Shortcut("File", "Export view as PNG…", ("Ctrl+P",), "export_png_dialog"),
+    Shortcut("File", "Quit", ("Ctrl+Q",), "close"),
+    Shortcut("Edit", "Undo", ("Ctrl+Z",), "undo"),
+    Shortcut("Edit", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
+    Shortcut("Edit", "Reassign selection to instance 1…9", ("1", "2", "3", "4", "5", "6", "7", "8", "9"), ""),
+    Shortcut("Edit", "Split selection into a new instance", ("0", "S"), "split"),
+    Shortcut("Edit", "Cycle visibility (visible → occluded → absent)", ("V",), "cycle_visibility"),
+    Shortcut("Edit", "Delete selected keypoints", ("Delete", "Backspace"), "delete_keypoints"),
+    Shortcut("Edit", "Add missing joints of the selected instance", ("A",), "start_adding"),
+    Shortcut("Edit", "Swap selected joint types between two instances", ("X",), "swap_types"),
+    Shortcut("Edit", "Swap left side between two instances", ("Shift+L",), "swap_left"),
+    Shortcut("Edit", "Swap right side between two instances", ("Shift+R",), "swap_right"),
+    Shortcut("Edit", "Merge two selected instances", ("M",), "merge"),
+    Shortcut("Edit", "Delete selected instances", ("Shift+Delete",), "delete_instances"),
+    Shortcut("Edit", "Accept selected instances", ("Return", "Enter"), "accept_instances"),
+    Shortcut("Edit", "Accept image (mark reviewed) and go to the next", ("Ctrl+Return",), "accept_image"),
+    Shortcut("Edit", "Toggle image reviewed", ("R",), "toggle_reviewed"),
+    Shortcut("Edit", "Re-group image from its candidates", ("G",), "regroup"),
+    Shortcut("Select", "Select all keypoints", ("Ctrl+A",), "select_all"),
+    Shortcut("Select", "Select next instance", ("I",), "select_next_instance"),
+    Shortcut("Select", "Clear selection / stop adding", ("Esc",), "cancel"),
+    Shortcut("Go", "Next image", ("PgDown", "."), "next_image"),
+    Shortcut("Go", "Previous image", ("PgUp", ","), "previous_image"),
+    Shortcut("Go", "Next unreviewed image", ("N",), "next_unreviewed"),
+    Shortcut("Go", "Most doubtful images first", ("Ctrl+D",), "sort_by_doubt"),
+    Shortcut("View", "Fit image", ("F",), "fit"),
+    Shortcut("Help", "Keyboard shortcuts", ("F1",), "show_help"),
+)
+
+MOUSE_HELP: tuple[tuple[str, str], ...] = (
+    ("Click a keypoint", "select it (Shift/Ctrl+click: add to or remove from the selection)"),
+    ("Drag a keypoint", "move it (one undo step per drag)"),
+    ("Drag on empty image", "rubber-band select (Shift: add)"),
+    ("Right or middle drag", "pan"),
+    ("Wheel", "zoom"),
+    ("Click a row in Instances", "select that instance's joints"),
+    ("Click a point in the tag view", "select that keypoint (also highlighted on the image)"),
+)
+
+
+def markdown_table() -> str:
+    """The shortcuts as a Markdown table (for the README)."""
+    lines = ["| keys | command |", "| --- | --- |"]
+    for s in SHORTCUTS:
+        keys = " / ".join(s.keys) if s.method else "1 … 9"
+        lines.append(f"| {keys} | {s.label} |")
+    return "\n".join(lines)

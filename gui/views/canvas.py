@@ -1,0 +1,269 @@
+"""The image canvas: the photo, each instance's joints and limbs, selection; emits intent, never edits."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from aegroup_gui.document import OCCLUDED, Annotations, Change, Document, Key
+from aegroup_gui.views.images import ImageCache
+from aegroup_gui.views.style import (
+    HOVER_COLOR,
+    SELECTED_COLOR,
+    brush,
+    instance_color,
+    marker_brushes,
+    marker_sizes,
+    marker_symbols,
+    pen,
+)
+
+HIT_RADIUS_PX = 10.0
+"""How close (screen pixels) a click must be to a keypoint to hit it."""
+
+
+class CanvasViewBox(pg.ViewBox):
+    """Left click/drag select and move; right or middle drag pans; wheel zooms."""
+
+    def __init__(self, canvas: CanvasView) -> None:
+        super().__init__(invertY=True, lockAspect=True, enableMenu=False)
+        self.canvas = canvas
+
+    def mouseClickEvent(self, ev) -> None:
+        """Left click: select or place."""
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.canvas.handle_click(self.mapSceneToView(ev.scenePos()), ev.modifiers())
+        else:
+            ev.ignore()
+
+    def mouseDragEvent(self, ev, axis=None) -> None:
+        """Left drag: move a keypoint or draw a selection rectangle; other buttons pan."""
+        ev.accept()
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            self.canvas.handle_drag(ev)
+            return
+        delta = self.mapToView(ev.pos()) - self.mapToView(ev.lastPos())
+        self.translateBy(x=-delta.x(), y=-delta.y())
+
+    def hoverEvent(self, ev) -> None:
+        """Report the keypoint under the pointer."""
+        if ev.isExit():
+            self.canvas.handle_hover(None)
+        else:
+            self.canvas.handle_hover(self.mapSceneToView(ev.scenePos()))
+
+
+class InstanceItems:
+    """The limbs (one curve, pairs) and joints (one scatter) of one instance."""
+
+    def __init__(self, view: pg.ViewBox) -> None:
+        self.edges = pg.PlotCurveItem(connect="pairs")
+        self.joints = pg.ScatterPlotItem(pxMode=True)
+        self.label = pg.TextItem(anchor=(0.5, 1.2))
+        for z, item in enumerate((self.edges, self.joints, self.label)):
+            item.setZValue(10 + z)
+            view.addItem(item)
+
+    def show(self, ann: Annotations, row: int, number: int, edge_index: np.ndarray) -> None:
+        """Draw instance `row` of `ann`, labelled with its panel number."""
+        color = instance_color(int(ann.ids[row]))
+        kps = ann.keypoints[row]
+        present = kps[:, 2] > 0
+        both = present[edge_index[:, 0]] & present[edge_index[:, 1]] if len(edge_index) else []
+        pairs = edge_index[both].reshape(-1) if len(edge_index) else np.zeros(0, int)
+        self.edges.setData(kps[pairs, 0], kps[pairs, 1], pen=pen(color, 2.0, 220))
+        idx = np.flatnonzero(present)
+        score = ann.scores[row, idx]
+        self.joints.setData(
+            x=kps[idx, 0],
+            y=kps[idx, 1],
+            symbol=marker_symbols(ann.origin[row, idx], score),
+            size=marker_sizes(score),
+            brush=marker_brushes(color, kps[idx, 2], score),
+            pen=[pen(color, 2.0) if v == OCCLUDED else pen("#000000", 1.0, 160) for v in kps[idx, 2]],
+            data=idx,
+        )
+        if idx.size:
+            top = idx[np.argmin(kps[idx, 1])]
+            self.label.setText(f"{number}", color=color)
+            self.label.setPos(float(kps[top, 0]), float(kps[top, 1]))
+        self.label.setVisible(bool(idx.size))
+        self.set_visible(True)
+
+    def set_visible(self, visible: bool) -> None:
+        """Show or hide every item of this instance."""
+        for item in (self.edges, self.joints):
+            item.setVisible(visible)
+        if not visible:
+            self.label.setVisible(False)
+
+
+class CanvasView(pg.GraphicsView):
+    """Renders the current image of a document; emits what the person wants to do."""
+
+    keypoint_clicked = QtCore.Signal(object, object)  # key, keyboard modifiers
+    empty_clicked = QtCore.Signal(float, float, object)  # x, y (image pixels), modifiers
+    keypoint_dragged = QtCore.Signal(object, float, float, int)  # key, x, y, drag id
+    rect_selected = QtCore.Signal(object, object)  # list of keys, modifiers
+    hovered = QtCore.Signal(object)  # key or None
+
+    def __init__(self, doc: Document, images: ImageCache, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent, background="#202124")
+        self.doc = doc
+        self.images = images
+        self.view = CanvasViewBox(self)
+        self.setCentralItem(self.view)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image_item)
+        self.pool: list[InstanceItems] = []
+        self.selection_item = pg.ScatterPlotItem(pxMode=True, brush=brush("#000000", 0), size=22)
+        self.hover_item = pg.ScatterPlotItem(pxMode=True, brush=brush("#000000", 0), size=26)
+        self.selection_item.setZValue(30)
+        self.hover_item.setZValue(31)
+        self.band = QtWidgets.QGraphicsRectItem()
+        self.band.setPen(pen("#ffffff", 1.0, 200))
+        self.band.setBrush(brush("#4a90d9", 50))
+        self.band.setZValue(40)
+        self.band.hide()
+        for item in (self.selection_item, self.hover_item, self.band):
+            self.view.addItem(item)
+        self.edge_index = np.array(doc.schema.edge_index, int).reshape(-1, 2)
+        self._drag_key: Key | None = None
+        self._drag_ids = itertools.count(1)
+        self._drag_id = 0
+        self.image_missing = False
+        doc.subscribe(self.on_change)
+        self.show_image()
+
+    # ---- rendering -----------------------------------------------------------------------------------
+    def on_change(self, change: Change) -> None:
+        """Redraw what a document change affects."""
+        if change.kind == "current":
+            self.show_image()
+        elif change.kind == "annotations" and change.image == self.doc.current:
+            self.draw_instances()
+            self.draw_overlay()
+        elif change.kind in ("selection", "hover"):
+            self.draw_overlay()
+
+    def show_image(self) -> None:
+        """Load the current image's pixels, draw everything and fit the view."""
+        record = self.doc.image
+        pixels, self.image_missing = self.images.get(Path(self.doc.image_dir or "."), record)
+        self.image_item.setImage(pixels, autoLevels=False, levels=(0, 255))
+        self.draw_instances()
+        self.draw_overlay()
+        self.fit()
+
+    def fit(self) -> None:
+        """Show the whole image."""
+        record = self.doc.image
+        self.view.setRange(xRange=(0, record.width), yRange=(0, record.height), padding=0.02)
+
+    def draw_instances(self) -> None:
+        """(Re)draw every instance of the current image, reusing graphics items."""
+        ann = self.doc.image.annotations
+        while len(self.pool) < ann.num_instances:
+            self.pool.append(InstanceItems(self.view))
+        for row, items in enumerate(self.pool):
+            if row < ann.num_instances:
+                items.show(ann, row, row + 1, self.edge_index)
+            else:
+                items.set_visible(False)
+
+    def draw_overlay(self) -> None:
+        """Rings around selected keypoints and the hovered one."""
+        ann = self.doc.image.annotations
+        sel = self._positions(ann, sorted(self.doc.selection))
+        self.selection_item.setData(pos=sel, pen=pen(SELECTED_COLOR, 2.5))
+        hover = self._positions(ann, [self.doc.hover] if self.doc.hover else [])
+        self.hover_item.setData(pos=hover, pen=pen(HOVER_COLOR, 2.5))
+        self._dim_unselected()
+
+    def _dim_unselected(self) -> None:
+        ann = self.doc.image.annotations
+        selected = set(self.doc.selected_instances())
+        for row in range(min(ann.num_instances, len(self.pool))):
+            dim = bool(selected) and int(ann.ids[row]) not in selected
+            self.pool[row].joints.setOpacity(0.45 if dim else 1.0)
+            self.pool[row].edges.setOpacity(0.5 if dim else 1.0)
+
+    @staticmethod
+    def _positions(ann: Annotations, keys: list[Key]) -> np.ndarray:
+        out = np.zeros((len(keys), 2))
+        for i, (inst, k) in enumerate(keys):
+            out[i] = ann.keypoints[ann.row(inst), k, :2]
+        return out
+
+    # ---- hit testing and mouse -----------------------------------------------------------------------
+    def key_at(self, point: QtCore.QPointF) -> Key | None:
+        """The present keypoint nearest to a view position within HIT_RADIUS_PX screen pixels."""
+        ann = self.doc.image.annotations
+        present = ann.present()
+        if not present.any():
+            return None
+        px = self.view.viewPixelSize()
+        d = np.hypot(
+            (ann.keypoints[:, :, 0] - point.x()) / px[0], (ann.keypoints[:, :, 1] - point.y()) / px[1]
+        )
+        d[~present] = np.inf
+        row, k = np.unravel_index(np.argmin(d), d.shape)
+        return (int(ann.ids[row]), int(k)) if d[row, k] <= HIT_RADIUS_PX else None
+
+    def keys_in_rect(self, rect: QtCore.QRectF) -> list[Key]:
+        """Present keypoints inside a rectangle (view coordinates)."""
+        ann = self.doc.image.annotations
+        x, y = ann.keypoints[:, :, 0], ann.keypoints[:, :, 1]
+        inside = ann.present() & (x >= rect.left()) & (x <= rect.right())
+        inside &= (y >= rect.top()) & (y <= rect.bottom())
+        rows, joints = np.nonzero(inside)
+        return [(int(ann.ids[r]), int(k)) for r, k in zip(rows, joints, strict=True)]
+
+    def handle_click(self, point: QtCore.QPointF, modifiers) -> None:
+        """Emit a keypoint or empty-space click."""
+        key = self.key_at(point)
+        if key is not None:
+            self.keypoint_clicked.emit(key, modifiers)
+        else:
+            self.empty_clicked.emit(point.x(), point.y(), modifiers)
+
+    def handle_drag(self, ev) -> None:
+        """Start, continue or finish a keypoint drag or a rubber band."""
+        start = self.view.mapSceneToView(ev.buttonDownScenePos())
+        here = self.view.mapSceneToView(ev.scenePos())
+        if ev.isStart():
+            self._drag_key = self.key_at(start)
+            self._drag_id = next(self._drag_ids)
+        if self._drag_key is not None:
+            self.keypoint_dragged.emit(self._drag_key, here.x(), here.y(), self._drag_id)
+            if ev.isFinish():
+                self._drag_key = None
+            return
+        rect = QtCore.QRectF(start, here).normalized()
+        self.band.setRect(rect)
+        self.band.setVisible(not ev.isFinish())
+        if ev.isFinish():
+            self.rect_selected.emit(self.keys_in_rect(rect), ev.modifiers())
+
+    def handle_hover(self, point: QtCore.QPointF | None) -> None:
+        """Emit the keypoint under the pointer."""
+        self.hovered.emit(None if point is None else self.key_at(point))
+
+    def widget_pos(self, x: float, y: float) -> QtCore.QPoint:
+        """Widget pixel position of an image position (for tests and tooltips)."""
+        scene = self.view.mapViewToScene(QtCore.QPointF(x, y))
+        return self.mapFromScene(scene)
+
+    def render_png(self, path: Path) -> bool:
+        """Save what the canvas shows as a PNG."""
+        image = QtGui.QImage(self.viewport().size(), QtGui.QImage.Format.Format_ARGB32)
+        image.fill(QtGui.QColor("#202124"))
+        painter = QtGui.QPainter(image)
+        self.render(painter)
+        painter.end()
+        return image.save(str(path))

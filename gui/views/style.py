@@ -1,0 +1,100 @@
+"""Colours, marker rules and cached Qt pens/brushes shared by the views."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtGui
+
+from aegroup_gui.document import ADDED, OCCLUDED, REFINED
+
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#9edae5",
+    "#dbdb8d",
+    "#393b79",
+)
+"""Instance colours, chosen by instance id so a colour stays with its instance through edits."""
+
+LOW_SCORE = 0.3
+"""Keypoints scored below this are drawn as triangles."""
+
+SELECTED_COLOR = "#ffffff"
+HOVER_COLOR = "#ffd400"
+
+LEGEND = (
+    "● detected   ◆ refined-in (filled in by grouping)   ■ placed by hand   ▲ low score (< 0.3)   "
+    "hollow = occluded; size and opacity follow the score"
+)
+
+
+def instance_color(instance_id: int) -> str:
+    """The colour of an instance."""
+    return PALETTE[(int(instance_id) - 1) % len(PALETTE)]
+
+
+@cache
+def brush(color: str, alpha: int = 255) -> QtGui.QBrush:
+    """A cached brush."""
+    c = QtGui.QColor(color)
+    c.setAlpha(alpha)
+    return pg.mkBrush(c)
+
+
+@cache
+def pen(color: str, width: float = 1.5, alpha: int = 255) -> QtGui.QPen:
+    """A cached cosmetic pen."""
+    c = QtGui.QColor(color)
+    c.setAlpha(alpha)
+    p = pg.mkPen(c, width=width)
+    p.setCosmetic(True)
+    return p
+
+
+def marker_symbols(origin: np.ndarray, score: np.ndarray) -> list[str]:
+    """Per-keypoint symbol: diamond refined-in, square hand-placed, triangle low score, else circle."""
+    out = []
+    for o, s in zip(origin.tolist(), score.tolist(), strict=True):
+        if o == REFINED:
+            out.append("d")
+        elif o == ADDED:
+            out.append("s")
+        elif s == s and s < LOW_SCORE:
+            out.append("t")
+        else:
+            out.append("o")
+    return out
+
+
+def marker_sizes(score: np.ndarray, base: float = 7.0) -> np.ndarray:
+    """Marker size in pixels grows with the score (full size when unknown)."""
+    s = np.where(np.isfinite(score), np.clip(score, 0.0, 1.0), 1.0)
+    return base + 7.0 * s
+
+
+def marker_brushes(color: str, visibility: np.ndarray, score: np.ndarray) -> list[QtGui.QBrush]:
+    """Filled with opacity by score; occluded joints hollow."""
+    s = np.where(np.isfinite(score), np.clip(score, 0.0, 1.0), 1.0)
+    alphas = (90 + 165 * s).astype(int) // 15 * 15  # quantised so the brush cache stays small
+    return [
+        brush(color, 0) if v == OCCLUDED else brush(color, int(a))
+        for v, a in zip(visibility.tolist(), alphas.tolist(), strict=True)
+    ]

@@ -1,0 +1,175 @@
+"""Tag-cluster view: each keypoint's tag (y) per joint type (x), coloured by instance, means as lines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from aegroup_gui.document import Annotations, Change, Document, Key
+from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, instance_color, pen
+
+
+def project_tags(ann: Annotations, component: str) -> np.ndarray:
+    """(N, K) one number per tag: raw dimension 'dim i' or principal component 'PC i' of this image."""
+    n, k, d = ann.tags.shape
+    if d == 0:
+        return np.full((n, k), np.nan)
+    if component.startswith("dim "):
+        return ann.tags[:, :, int(component[4:]) - 1]
+    index = int(component[3:]) - 1 if component.startswith("PC ") else 0
+    if d == 1:
+        return ann.tags[:, :, 0]
+    flat = ann.tags.reshape(-1, d)
+    ok = np.isfinite(flat).all(axis=1) & ann.present().reshape(-1)
+    if ok.sum() < 2:
+        return ann.tags[:, :, min(index, d - 1)]
+    mean = flat[ok].mean(axis=0)
+    _, _, vt = np.linalg.svd(flat[ok] - mean, full_matrices=False)
+    axis = vt[min(index, len(vt) - 1)]
+    axis = axis * np.sign(axis[np.argmax(np.abs(axis))])  # a stable sign, so the plot does not flip
+    return ((flat - mean) @ axis).reshape(n, k)
+
+
+def short_name(joint: str) -> str:
+    """A compact tick label: 'left_shoulder' -> 'L shou'."""
+    for prefix, short in (("left_", "L "), ("right_", "R "), ("l_", "L "), ("r_", "R ")):
+        if joint.lower().startswith(prefix):
+            return short + joint[len(prefix) :][:4]
+    return joint[:6]
+
+
+class TagView(QtWidgets.QWidget):
+    """Plots the current image's tags; emits clicks and hovers on points."""
+
+    keypoint_clicked = QtCore.Signal(object, object)  # key, modifiers
+    hovered = QtCore.Signal(object)  # key or None
+
+    def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.component = QtWidgets.QComboBox()
+        self.component.setToolTip("Which tag component is plotted (for tags of more than one dimension)")
+        choices = ["PC 1"] if doc.tag_dim == 1 else []
+        if doc.tag_dim > 1:
+            choices = [f"PC {i + 1}" for i in range(min(doc.tag_dim, 3))]
+            choices += [f"dim {i + 1}" for i in range(doc.tag_dim)]
+        self.component.addItems(choices or ["no tags"])
+        self.component.setEnabled(doc.tag_dim > 1)
+        self.component.currentTextChanged.connect(lambda _: self.redraw())
+        self.plot = pg.PlotWidget(background="#202124")
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.setLabel("left", "tag")
+        self.plot.getViewBox().setMouseMode(pg.ViewBox.PanMode)
+        axis = self.plot.getAxis("bottom")
+        axis.setTicks([[(i, short_name(j)) for i, j in enumerate(doc.schema.joints)]])
+        self.points = pg.ScatterPlotItem(pxMode=True, size=9, hoverable=True, tip=None)
+        self.points.sigClicked.connect(self._clicked)
+        self.points.sigHovered.connect(self._hovered)
+        self.plot.addItem(self.points)
+        self.means: list[pg.PlotCurveItem] = []
+        self.overlay = pg.ScatterPlotItem(pxMode=True, size=17, brush=brush("#000000", 0))
+        self.overlay.setZValue(20)
+        self.plot.addItem(self.overlay)
+        self.empty_note = pg.TextItem("no tags in this file", color="#aaaaaa", anchor=(0.5, 0.5))
+        self.plot.addItem(self.empty_note)
+        self._keys: list[Key] = []
+        self._xy = np.zeros((0, 2))
+        self._hover_key: Key | None = None
+        top = QtWidgets.QHBoxLayout()
+        title = QtWidgets.QLabel("Tags per joint type, coloured by instance; lines are instance means.")
+        top.addWidget(title)
+        top.addStretch(1)
+        top.addWidget(QtWidgets.QLabel("component"))
+        top.addWidget(self.component)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.plot)
+        doc.subscribe(self.on_change)
+        self.redraw()
+
+    def on_change(self, change: Change) -> None:
+        """Redraw on image or annotation changes; update rings on selection or hover."""
+        if change.kind == "current" or (change.kind == "annotations" and change.image == self.doc.current):
+            self.redraw()
+        elif change.kind in ("selection", "hover"):
+            self.draw_overlay()
+
+    def redraw(self) -> None:
+        """Plot every present keypoint's tag and each instance's mean."""
+        ann = self.doc.image.annotations
+        values = project_tags(ann, self.component.currentText())
+        n, k = values.shape
+        ok = ann.present() & np.isfinite(values)
+        rows, joints = np.nonzero(ok)
+        spread = 0.5 / max(n, 1)
+        x = joints + (rows - (n - 1) / 2) * spread
+        y = values[rows, joints]
+        self._keys = [(int(ann.ids[r]), int(j)) for r, j in zip(rows, joints, strict=True)]
+        self._xy = np.column_stack([x, y]) if len(x) else np.zeros((0, 2))
+        colors = [instance_color(int(ann.ids[r])) for r in rows]
+        self.points.setData(
+            x=x, y=y, brush=[brush(c, 220) for c in colors], pen=[pen(c, 1.0) for c in colors], data=rows
+        )
+        while len(self.means) < n:
+            item = pg.PlotCurveItem()
+            self.plot.addItem(item)
+            self.means.append(item)
+        for r, item in enumerate(self.means):
+            row_ok = ok[r] if r < n else np.zeros(k, bool)
+            if r < n and row_ok.any():
+                mean = float(values[r, row_ok].mean())
+                line = pen(instance_color(int(ann.ids[r])), 1.5, 150)
+                item.setData([-0.5, k - 0.5], [mean, mean], pen=line)
+                item.setVisible(True)
+            else:
+                item.setVisible(False)
+        self.empty_note.setVisible(not ok.any())
+        if not ok.any():
+            self.empty_note.setPos((k - 1) / 2, 0)
+        self.plot.setXRange(-0.7, k - 0.3, padding=0)
+        if ok.any():
+            self.plot.setYRange(float(y.min()), float(y.max()), padding=0.08)
+        self.draw_overlay()
+
+    def draw_overlay(self) -> None:
+        """Rings around the selected and hovered keypoints."""
+        index = {key: i for i, key in enumerate(self._keys)}
+        sel = [index[key] for key in sorted(self.doc.selection) if key in index]
+        hover = index.get(self.doc.hover) if self.doc.hover is not None else None
+        spots = [{"pos": self._xy[i], "pen": pen(SELECTED_COLOR, 2.0)} for i in sel]
+        if hover is not None:
+            spots.append({"pos": self._xy[hover], "pen": pen(HOVER_COLOR, 2.5), "size": 21})
+        self.overlay.setData(spots=spots)
+
+    def point_of(self, key: Key) -> tuple[float, float] | None:
+        """Plot position of a keypoint's tag, if plotted."""
+        for i, k in enumerate(self._keys):
+            if k == key:
+                return float(self._xy[i, 0]), float(self._xy[i, 1])
+        return None
+
+    def key_near(self, x: float, y: float) -> Key | None:
+        """The plotted keypoint closest to a plot position."""
+        if not self._keys:
+            return None
+        i = int(np.argmin(np.hypot(self._xy[:, 0] - x, self._xy[:, 1] - y)))
+        return self._keys[i]
+
+    def _clicked(self, _item, points, ev) -> None:
+        if len(points):
+            pos = points[0].pos()
+            key = self.key_near(pos.x(), pos.y())
+            if key is not None:
+                self.keypoint_clicked.emit(key, ev.modifiers())
+
+    def _hovered(self, _item, points, _ev) -> None:
+        key = None
+        if len(points):
+            pos = points[0].pos()
+            key = self.key_near(pos.x(), pos.y())
+        if key != self._hover_key:
+            self._hover_key = key
+            self.hovered.emit(key)
