@@ -1,17 +1,17 @@
 """Training data: COCO keypoint dataset, augmentation, targets, collate.
 
-`targets` and `transforms` are numpy-only; the torch-based dataset and collate load on first use, so
-`aegroup.data.transforms.preprocess` does not pull in torch.
+`targets`, `transforms` and `collate` import without torch; the torch-based dataset loads on first use,
+so `aegroup.data.transforms.preprocess` does not pull in torch.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aegroup.data.collate import collate
 from aegroup.data.transforms import AugmentConfig
 
 if TYPE_CHECKING:
-    from aegroup.data.collate import collate
     from aegroup.data.dataset import CocoPoseDataset
 
 __all__ = ["AugmentConfig", "CocoPoseDataset", "collate"]
@@ -22,8 +22,4 @@ def __getattr__(name: str) -> Any:
         from aegroup.data.dataset import CocoPoseDataset
 
         return CocoPoseDataset
-    if name == "collate":
-        from aegroup.data.collate import collate
-
-        return collate
     raise AttributeError(f"module 'aegroup.data' has no attribute {name!r}")

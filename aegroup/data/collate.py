@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 
 def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack `image`, `heatmaps`, `mask` and `joints` into batch tensors; `meta` becomes a list of dicts."""
+    import torch  # here, so that `aegroup.data` imports without torch
+
     return {
         "image": torch.stack([item["image"] for item in batch]),
         "heatmaps": torch.stack([item["heatmaps"] for item in batch]),
