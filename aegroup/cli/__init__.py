@@ -7,9 +7,13 @@ import sys
 import typer
 
 from aegroup.cli import data as data_cli
+from aegroup.cli import evaluate as evaluate_cli
 from aegroup.cli import export as export_cli
+from aegroup.cli import label as label_cli
+from aegroup.cli import predict as predict_cli
 from aegroup.cli import schema as schema_cli
 from aegroup.cli import synth as synth_cli
+from aegroup.cli import train as train_cli
 from aegroup.errors import AegroupError
 
 app = typer.Typer(
@@ -23,6 +27,10 @@ app.add_typer(schema_cli.app, name="schema")
 app.add_typer(data_cli.app, name="data")
 app.command("synth")(synth_cli.synth)
 app.command("export")(export_cli.export)
+app.command("label")(label_cli.label)
+app.command("evaluate")(evaluate_cli.evaluate)
+app.command("predict")(predict_cli.predict)
+app.command("train")(train_cli.train)
 
 
 def main() -> None:

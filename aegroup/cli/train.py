@@ -1,0 +1,31 @@
+"""`aegroup train CONFIG.yaml [--set a.b=v ...] [--resume] [--out DIR]`: train a model from a YAML config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def train(
+    config: Path = typer.Argument(..., help="Training config (YAML); see README 'Training' for every field."),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override a config field, value parsed as YAML: --set model.nstack=2 (repeatable)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in the output folder's last/."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (overrides output_dir)."),
+) -> None:
+    """Train a model; run under `torchrun --nproc-per-node N -m aegroup train ...` for several devices."""
+    from aegroup.train import load_train_config
+    from aegroup.train import train as run_training
+
+    cfg = load_train_config(config, list(overrides))
+    if out is not None:
+        cfg = cfg.model_copy(update={"output_dir": out.resolve()})
+    result = run_training(cfg, resume=resume)
+    if result.metrics:
+        typer.echo("best: " + "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+    typer.echo(
+        f"{result.steps} steps in {result.seconds:.1f} s ({result.images_per_s:.1f} images/s); "
+        f"checkpoint: {result.checkpoint}"
+    )

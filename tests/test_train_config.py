@@ -1,0 +1,144 @@
+"""Training config: YAML loading, `--set` overrides, one-line errors naming file and field, CLI exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aegroup.errors import AegroupError
+from aegroup.train.config import TrainConfig, load_train_config, parse_override, save_resolved
+
+
+def write_config(folder: Path, text: str) -> Path:
+    path = folder / "train.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+BASE = """
+schema: coco17
+train: {ann_file: data/train.json, image_dir: data/images}
+model: {preset: tiny}
+"""
+
+
+def test_defaults_and_relative_paths(tmp_path: Path) -> None:
+    config = load_train_config(write_config(tmp_path, BASE))
+    assert config.train.ann_file == tmp_path / "data" / "train.json"  # relative to the config file
+    assert config.val is None and config.optim.lr == 2e-4 and config.batch_size == 16
+    model = config.resolve_model(17)
+    assert (model.num_joints, model.nstack, model.input_size) == (17, 2, 128)
+
+
+def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
+    config = load_train_config(
+        write_config(tmp_path, BASE),
+        [
+            "model.nstack=1",
+            "optim.milestones=[0.5, 0.9]",
+            "val.ann_file=v.json",
+            "val.image_dir=v",
+            "input_size=256",
+            "optim.schedule=step",
+            "max_steps=30",
+        ],
+    )
+    model = config.resolve_model(5)
+    assert model.nstack == 1 and model.input_size == 256
+    assert config.optim.milestones == [0.5, 0.9] and config.max_steps == 30
+    assert config.val is not None and config.val.ann_file == Path("v.json")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["bogus=1"], "field 'bogus': Extra inputs are not permitted"),
+        (["optim.lr=fast"], "field 'optim.lr': Input should be a valid number"),
+        (["model.nstacks=2"], "field 'model.nstacks': Extra inputs are not permitted"),
+        (["model.nstack=0"], "field 'model.nstack': Input should be greater than or equal to 1"),
+        (["model.preset=huge"], "field 'model.preset'"),
+        (["input_size=100"], "field 'input_size': 100 must be a multiple of 32"),
+        (["device=gpu"], "field 'device'"),
+        (["optim.milestones=[1.5]"], "field 'optim.milestones'"),
+        (["schema=no_such_skeleton"], "field 'schema': unknown schema 'no_such_skeleton'"),
+        (["augment.flip_prob=2"], "field 'augment.flip_prob'"),
+        (["decode.nms_kernel=4"], "field 'decode.nms_kernel'"),
+    ],
+)
+def test_bad_values_name_file_and_field(tmp_path: Path, overrides: list[str], expected: str) -> None:
+    path = write_config(tmp_path, BASE)
+    with pytest.raises(AegroupError) as err:
+        load_train_config(path, overrides)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(str(path)) and expected in message
+
+
+@pytest.mark.parametrize("text", ["x", "=3", "a..b=1", "a.b=[unclosed"])
+def test_malformed_override(text: str) -> None:
+    with pytest.raises(AegroupError, match="--set"):
+        parse_override(text)
+
+
+def test_override_through_a_value_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(AegroupError, match="field 'seed' is not a mapping"):
+        load_train_config(write_config(tmp_path, BASE + "seed: 3\n"), ["seed.x=1"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("train: [1, 2\n", "not valid YAML"),
+        ("- 1\n- 2\n", "expected a mapping"),
+        ("schema: coco17\n", "'train'"),
+    ],
+)
+def test_bad_files(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(AegroupError, match=expected):
+        load_train_config(write_config(tmp_path, text))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(AegroupError, match="config file not found"):
+        load_train_config(tmp_path / "absent.yaml")
+
+
+def test_resolved_yaml_reloads_to_the_same_config(tmp_path: Path) -> None:
+    config = load_train_config(write_config(tmp_path, BASE), ["model.tag_dim=2", "optim.lr=1e-3"])
+    saved = save_resolved(config, tmp_path / "out" / "config.yaml", config.resolve_model(17))
+    data = yaml.safe_load(saved.read_text())
+    assert data["model"]["channels"] == 32 and data["input_size"] == 128  # every size written out
+    again = load_train_config(saved)
+    assert again.resolve_model(17) == config.resolve_model(17)
+    skip = {"model", "input_size", "output_dir"}
+    assert again.model_dump(exclude=skip) == config.model_dump(exclude=skip)
+    assert again.output_dir == config.output_dir.resolve()
+
+
+def test_every_field_is_documented() -> None:
+    sections = [
+        f.annotation for f in TrainConfig.model_fields.values() if hasattr(f.annotation, "model_fields")
+    ]
+    for model in (TrainConfig, *sections):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+
+
+def test_cli_unknown_field_exits_2(tmp_path: Path, cli) -> None:
+    path = write_config(tmp_path, BASE + "epochz: 3\n")
+    result = cli("train", path)
+    assert result.code == 2
+    assert result.err.strip() == f"error: {path}: field 'epochz': Extra inputs are not permitted"
+
+
+def test_cli_bad_override_type_exits_2(tmp_path: Path, cli) -> None:
+    result = cli("train", write_config(tmp_path, BASE), "--set", "batch_size=many")
+    assert (
+        result.code == 2 and "field 'batch_size'" in result.err and len(result.err.strip().splitlines()) == 1
+    )
+
+
+def test_cli_help(cli) -> None:
+    result = cli("train", "--help")
+    assert result.code == 0 and "--resume" in result.out and "--set" in result.out
