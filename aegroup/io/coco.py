@@ -73,7 +73,7 @@ def read_json(path: str | Path) -> dict[str, Any]:
             data = json.load(handle)
     except json.JSONDecodeError as err:
         raise AegroupError(
-            f"{path}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno}; truncated?)"
+            f"{path}: not valid JSON: {err.msg} (line {err.lineno}, column {err.colno}; truncated?)"
         ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise AegroupError(f"{path}: cannot read annotation file ({err})") from None
