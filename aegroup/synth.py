@@ -192,7 +192,9 @@ def draw_marker(
     else:
         draw.ellipse((x - r, y - r, x + r, y + r), fill=fill, outline=outline)
     if style.side and rgb:
-        d, c = r * 0.32, x + style.side * r * 0.5
+        # Near the rim, clear of the centre pixel, so the marker's colour stays visible at the joint.
+        d = max(r * 0.26, 0.8)
+        c = x + style.side * max(r * 0.62, d + 1.6)
         draw.ellipse((c - d, y - d, c + d, y + d), fill=(15, 15, 15))
 
 
@@ -292,7 +294,7 @@ def draw_instance(
             labels.line(line, fill=label, width=width)
     brightness = rng.uniform(0.85, 1.1)
     for k in np.flatnonzero(inst.present):
-        r = inst.radius * rng.uniform(0.85, 1.15)
+        r = max(3.0, inst.radius * rng.uniform(0.85, 1.15))
         color = tuple(int(min(255, c * brightness)) for c in styles[k].color)
         draw_marker(image, styles[k], *inst.xy[k], r, color)
         draw_marker(labels, styles[k], *inst.xy[k], r, label)
