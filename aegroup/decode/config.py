@@ -26,6 +26,11 @@ class DecodeConfig(BaseModel):
         True,
         description="Hungarian cost = round(tag distance) * 100 - heatmap value (strong joints win ties).",
     )
+    gate_by_threshold: bool = Field(
+        True,
+        description="Hungarian: pairs at or beyond tag_threshold cost as much as padding, so the solver "
+        "never gives up an acceptable match to make a rejected one cheaper (False: the references' cost).",
+    )
     ignore_too_much: bool = Field(
         False, description="Skip a joint type entirely once max_instances instances exist (reference option)."
     )

@@ -10,6 +10,9 @@ from aegroup.decode.config import DecodeConfig
 from aegroup.decode.types import Candidates
 from aegroup.decode.walk import walk_joints
 
+_PAD = 1e10
+"""Cost of a padding column (the references' value); also of a gated, rejected pair."""
+
 
 def hungarian_match(
     distance: np.ndarray, score: np.ndarray, config: DecodeConfig
@@ -17,16 +20,26 @@ def hungarian_match(
     """Minimum-cost pairs under the reference cost, kept when their tag distance is below the threshold.
 
     Cost: `round(distance) * 100 - score` with `use_detection_val` (tag distance decides, the stronger
-    joint breaks ties), else the raw distance. The references pad the matrix with 1e10 columns when there
-    are more candidates than instances; a rectangular assignment is the same optimum (every padding column
-    costs the same), so scipy's rectangular solver is used directly.
+    joint breaks ties), else the raw distance; with `gate_by_threshold` pairs at or beyond the tag
+    threshold cost as much as padding (without the gate, the solver may trade an acceptable match for a
+    cheaper rejected one and split instances in crowded images). As in the references, the matrix is
+    padded with 1e10 columns when there are more candidates than instances, so the extra candidates start
+    new instances; the padding also breaks ties between equal-cost assignments as the references do.
     """
     from scipy.optimize import linear_sum_assignment  # scipy.optimize costs ~0.1 s to import
 
     cost = np.round(distance) * 100.0 - score[:, None] if config.use_detection_val else distance
-    rows, cols = linear_sum_assignment(cost)
-    keep = distance[rows, cols] < config.tag_threshold
-    return rows[keep], cols[keep]
+    if config.gate_by_threshold:
+        # Rejected pairs all cost the same, so the optimum first maximises the number of accepted pairs.
+        cost = np.where(distance < config.tag_threshold, cost, _PAD)
+    rows, cols = cost.shape
+    if rows > cols:
+        cost = np.concatenate([cost, np.full((rows, rows - cols), _PAD)], axis=1)
+    r, c = linear_sum_assignment(cost)
+    keep = c < cols
+    r, c = r[keep], c[keep]
+    keep = distance[r, c] < config.tag_threshold
+    return r[keep], c[keep]
 
 
 def hungarian_grouper(candidates: Candidates, order: Sequence[int], config: DecodeConfig) -> np.ndarray:

@@ -26,13 +26,14 @@ def walk_joints(
     to the first `max_instances` instances by the distance between their tag and the instance's mean tag.
     """
     num_joints, _, dim = candidates.tag.shape
-    capacity = int((candidates.score > config.detection_threshold).sum())
+    valid_mask = candidates.score > config.detection_threshold
+    capacity = int(valid_mask.sum())
     slots = np.full((capacity, num_joints), -1, np.int64)
     tag_sum = np.zeros((capacity, dim), np.float64)
     count = np.zeros(capacity, np.int64)
     n = 0
     for k in order:
-        valid = np.flatnonzero(candidates.score[k] > config.detection_threshold)
+        valid = np.flatnonzero(valid_mask[k])
         if valid.size == 0:
             continue
         tags = candidates.tag[k, valid].astype(np.float64)
@@ -43,12 +44,15 @@ def walk_joints(
             if config.ignore_too_much and grouped == config.max_instances:
                 continue
             means = tag_sum[:grouped] / count[:grouped, None]
-            distance = np.sqrt(((tags[:, None, :] - means[None, :, :]) ** 2).sum(axis=2))
+            diff = tags[:, None, :] - means[None, :, :]
+            distance = np.sqrt(np.einsum("cnd,cnd->cn", diff, diff))
             rows, cols = match(distance, candidates.score[k, valid].astype(np.float64), config)
             slots[cols, k] = valid[rows]
             tag_sum[cols] += tags[rows]
             count[cols] += 1
-            new = np.setdiff1d(np.arange(valid.size), rows, assume_unique=True)
+            unmatched = np.ones(valid.size, bool)
+            unmatched[rows] = False
+            new = np.flatnonzero(unmatched)
         slots[n : n + new.size, k] = valid[new]
         tag_sum[n : n + new.size] = tags[new]
         count[n : n + new.size] = 1
