@@ -75,13 +75,13 @@ def _infer_schema(gt_json: str | Path, results: Any) -> PoseSchema:
     cats = [c for c in data.get("categories") or [] if isinstance(c, dict) and c.get("keypoints")]
     if not cats:
         raise AegroupError(f"{gt_json}: field 'categories': no category lists 'keypoints'")
-    inferred = PoseSchema.from_coco_category(cats[0])
+    joints = [str(j) for j in cats[0]["keypoints"]]
     # A built-in skeleton with the same joints carries real OKS sigmas (e.g. COCO's) instead of the default.
     for name in builtin_schemas():
         builtin = load_schema(name)
-        if builtin.joints == inferred.joints:
+        if builtin.joints == joints:
             return builtin
-    return inferred
+    return PoseSchema.from_coco_category(cats[0])
 
 
 def _complete_gt(ann: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,116 @@
+"""Tensor paths: batched candidates on torch equal the numpy path; flip and multi-scale merges."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from aegroup.data.targets import render_heatmaps
+from aegroup.decode import DecodeConfig, decode_batch, group
+from aegroup.decode.tta import flip_maps, merge_flip, merge_scales, resize_maps
+from aegroup.errors import AegroupError
+from aegroup.schema import load_schema
+
+SCHEMA = load_schema("coco17")
+
+
+def scene(seed: int, n: int = 4, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """(K, H, W) heatmaps of n random instances and (K, H, W, 1) tags = instance index near each joint."""
+    rng = np.random.default_rng(seed)
+    k = SCHEMA.num_joints
+    kp = np.concatenate([rng.uniform(2, size - 3, (n, k, 2)), np.full((n, k, 1), 2.0)], axis=2)
+    kp[rng.random((n, k)) < 0.2, 2] = 0
+    heat = render_heatmaps(kp, size, size, sigma=1.5) + rng.uniform(0, 0.01, (k, size, size)).astype(
+        np.float32
+    )
+    yy, xx = np.mgrid[:size, :size]
+    d2 = (xx[None, None] - kp[:, :, 0, None, None]) ** 2 + (yy[None, None] - kp[:, :, 1, None, None]) ** 2
+    tags = d2.argmin(axis=0)[..., None].astype(np.float32) + rng.normal(0, 0.05, (k, size, size, 1))
+    return heat.astype(np.float32), tags.astype(np.float32)
+
+
+def same(a, b) -> None:
+    """Two instance lists are equal (keypoints and scores)."""
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x.keypoints, y.keypoints, rtol=0, atol=1e-6)
+        assert x.score == pytest.approx(y.score)
+
+
+@pytest.mark.parametrize("refine", [False, True])
+@pytest.mark.parametrize("method", ["hungarian", "greedy"])
+def test_decode_batch_equals_group_per_image(method: str, refine: bool) -> None:
+    scenes = [scene(s) for s in range(3)]
+    heat = torch.from_numpy(np.stack([h for h, _ in scenes]))
+    tags = torch.from_numpy(np.stack([t for _, t in scenes])).permute(0, 1, 4, 2, 3)  # model layout
+    cfg = DecodeConfig(refine=refine)
+    batch = decode_batch(heat, tags, SCHEMA, method, cfg)
+    for (h, t), got in zip(scenes, batch, strict=True):
+        same(got, group(h, t, SCHEMA, method, cfg))
+
+
+def test_group_accepts_tensors_and_batch_rejects_bad_input() -> None:
+    h, t = scene(7)
+    same(group(torch.from_numpy(h), torch.from_numpy(t), SCHEMA), group(h, t, SCHEMA))
+    heat = torch.from_numpy(h)[None].clone()
+    tags = torch.from_numpy(t).permute(0, 3, 1, 2)[None].clone()
+    heat[0, 0, 0, 0] = float("nan")
+    with pytest.raises(AegroupError, match="heatmaps: NaN"):
+        decode_batch(heat, tags, SCHEMA)
+    with pytest.raises(AegroupError, match="expected"):
+        decode_batch(heat[:, :5], tags, SCHEMA)
+
+
+def test_flip_with_a_mirrored_input_equals_the_unflipped_result() -> None:
+    """The maps of the mirrored image are the mirror of the maps, with left/right channels swapped."""
+    h, t = scene(3)
+    heat = torch.from_numpy(h)[None]
+    tags = torch.from_numpy(t).permute(0, 3, 1, 2)[None]
+    index = SCHEMA.flip_index
+    mirrored_heat, mirrored_tags = heat.flip(-1)[:, index], tags.flip(-1)[:, index]
+    merged_heat, merged_tags = merge_flip(heat, tags, mirrored_heat, mirrored_tags, index)
+    torch.testing.assert_close(merged_heat, heat, rtol=0, atol=0)
+    assert merged_tags.shape[2] == 2 * tags.shape[2]  # tags concatenated, D -> 2D
+    torch.testing.assert_close(merged_tags[:, :, 1:], tags, rtol=0, atol=0)
+    flipped = decode_batch(merged_heat, merged_tags, SCHEMA)[0]
+    plain = group(h, t, SCHEMA)
+    same(flipped, plain)
+
+
+def test_flip_maps_is_its_own_inverse_and_swaps_pairs() -> None:
+    heat = torch.rand(2, SCHEMA.num_joints, 6, 7)
+    tags = torch.rand(2, SCHEMA.num_joints, 3, 6, 7)
+    back = flip_maps(*flip_maps(heat, tags, SCHEMA.flip_index), SCHEMA.flip_index)
+    torch.testing.assert_close(back[0], heat)
+    torch.testing.assert_close(back[1], tags)
+    left, right = SCHEMA.joints.index("left_wrist"), SCHEMA.joints.index("right_wrist")
+    torch.testing.assert_close(flip_maps(heat, tags, SCHEMA.flip_index)[0][:, left], heat[:, right].flip(-1))
+    with pytest.raises(AegroupError, match="flip_index"):
+        flip_maps(heat, tags, [0, 1])
+
+
+def test_merge_scales_averages_heatmaps_and_concatenates_tags() -> None:
+    heat = torch.rand(1, 2, 8, 8)
+    tags = torch.rand(1, 2, 1, 8, 8)
+    small_heat, small_tags = resize_maps(heat, tags, (4, 4))
+    assert small_heat.shape == (1, 2, 4, 4) and small_tags.shape == (1, 2, 1, 4, 4)
+    merged_heat, merged_tags = merge_scales([heat, small_heat], [tags, small_tags], (8, 8))
+    up_heat, up_tags = resize_maps(small_heat, small_tags, (8, 8))
+    torch.testing.assert_close(merged_heat, (heat + up_heat) / 2)
+    torch.testing.assert_close(merged_tags, torch.cat([tags, up_tags], dim=2))
+    with pytest.raises(AegroupError, match="multi-scale"):
+        merge_scales([heat], [], (8, 8))
+
+
+def test_import_aegroup_and_decode_stay_torch_free() -> None:
+    code = (
+        "import sys, aegroup, aegroup.decode, aegroup.eval, aegroup.io.results\n"
+        "bad = [m for m in ('torch', 'scipy.optimize', 'pycocotools') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+        "aegroup.group; aegroup.group_candidates; aegroup.DecodeConfig; aegroup.Instance; aegroup.evaluate\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
