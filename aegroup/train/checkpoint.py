@@ -50,13 +50,21 @@ class Checkpoint:
     schema: PoseSchema
     model_config: ModelConfig
     decode_config: DecodeConfig
-    input_size: int
-    output_stride: int
     epoch: int
     step: int
     metrics: dict[str, float]
     state_dict: dict[str, torch.Tensor]
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_size(self) -> int:
+        """Square input side the model was trained at (what `preprocess` should resize to)."""
+        return self.model_config.input_size
+
+    @property
+    def output_stride(self) -> int:
+        """Input pixels per heatmap pixel."""
+        return self.model_config.output_stride
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -79,8 +87,6 @@ def save_checkpoint(
     epoch: int,
     step: int,
     metrics: dict[str, float] | None = None,
-    input_size: int = 512,
-    output_stride: int = 4,
     training_state: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
@@ -98,8 +104,8 @@ def save_checkpoint(
         "schema": schema.model_dump(mode="json"),
         "model_config": model_config.model_dump(mode="json"),
         "decode_config": decode_config.model_dump(mode="json"),
-        "input_size": input_size,
-        "output_stride": output_stride,
+        "input_size": model_config.input_size,
+        "output_stride": model_config.output_stride,
         "epoch": epoch,
         "step": step,
         "metrics": dict(metrics or {}),
@@ -189,8 +195,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         schema=schema,
         model_config=model_config,
         decode_config=decode_config,
-        input_size=int(sidecar.get("input_size", 512)),
-        output_stride=int(sidecar.get("output_stride", 4)),
         epoch=int(sidecar.get("epoch", 0)),
         step=int(sidecar.get("step", 0)),
         metrics={k: float(v) for k, v in sidecar.get("metrics", {}).items()},

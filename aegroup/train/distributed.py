@@ -164,3 +164,15 @@ def on_main(fn: Callable[[], Any], env: DistEnv) -> Any:
     if error is not None:
         raise AegroupError(error)
     return result
+
+
+def sync_buffers(model: torch.nn.Module, env: DistEnv) -> None:
+    """Copy rank 0's buffers (batch-norm running statistics) to every rank.
+
+    DDP broadcasts buffers at the start of each forward, so after the last training step each rank holds
+    statistics updated from its own batch; validation and the final model must use rank 0's.
+    """
+    if not env.distributed:
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, src=0)

@@ -21,6 +21,7 @@ from aegroup.train.distributed import (
     detect_env,
     init_distributed,
     shutdown_distributed,
+    sync_buffers,
     training_device,
 )
 from aegroup.train.logs import TRAIN_LOG, VAL_LOG, RunLog, truncate_log
@@ -78,6 +79,7 @@ def fit(session: Session) -> TrainResult:
             if state.batch >= session.steps_per_epoch:
                 state.epoch, state.batch = state.epoch + 1, 0
             finished = state.step >= session.total_steps
+            sync_buffers(unwrap(session.model), env)
             if session.val is not None and (finished or state.epoch % config.val_every == 0):
                 run_validation(session, log)
             if env.is_main:
