@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,36 @@ def test_cli_bad_override_type_exits_2(tmp_path: Path, cli) -> None:
 def test_cli_help(cli) -> None:
     result = cli("train", "--help")
     assert result.code == 0 and "--resume" in result.out and "--set" in result.out
+
+
+def test_readme_holds_the_generated_reference() -> None:
+    from aegroup.train.reference import config_reference
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert config_reference() in readme, "README config reference is stale: paste config_reference()"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        # warm-up 2 of 10 steps, then: cosine from 1 to 0.01, steps x0.1 at 50%, constant.
+        (
+            "cosine",
+            [0.5, 1.0, 1.0, 0.0100 + 0.99 * (1 + math.cos(math.pi / 8)) / 2, None, None, None, None, None],
+        ),
+        ("step", [0.5, 1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.1]),
+        ("constant", [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]),
+    ],
+)
+def test_lr_schedule(schedule: str, expected: list[float | None]) -> None:
+    from aegroup.train.config import OptimConfig
+    from aegroup.train.optim import lr_factor
+
+    cfg = OptimConfig(schedule=schedule, warmup_steps=2, milestones=[0.5])
+    got = [lr_factor(step, 10, cfg) for step in range(9)]
+    for value, want in zip(got, expected, strict=True):
+        if want is not None:
+            assert value == pytest.approx(want)
+    assert all(a >= b for a, b in itertools.pairwise(got[1:]))  # never rises after warm-up
+    if schedule == "cosine":
+        assert lr_factor(10, 10, cfg) == pytest.approx(0.01)
