@@ -7,6 +7,7 @@ import sys
 import typer
 
 from aegroup.cli import data as data_cli
+from aegroup.cli import demo as demo_cli
 from aegroup.cli import evaluate as evaluate_cli
 from aegroup.cli import export as export_cli
 from aegroup.cli import label as label_cli
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(schema_cli.app, name="schema")
 app.add_typer(data_cli.app, name="data")
 app.command("synth")(synth_cli.synth)
+app.command("demo")(demo_cli.demo)
 app.command("export")(export_cli.export)
 app.command("label")(label_cli.label)
 app.command("evaluate")(evaluate_cli.evaluate)

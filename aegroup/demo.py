@@ -1,0 +1,151 @@
+"""The end-to-end demo: synthesise a custom skeleton's data, train the tiny model, predict, evaluate, report.
+
+Everything lands in one folder: `data/` (synthetic train and val splits), `train/` (checkpoints, logs,
+resolved config), `results-<grouper>.json` per grouper and `metrics.json` (AP table per grouper, train
+time, throughput), plus the command that opens the predictions in the labelling GUI.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aegroup.errors import AegroupError
+from aegroup.io.atomic import atomic_write_json, atomic_write_text
+from aegroup.schema import PoseSchema, load_schema
+
+EXAMPLE_SCHEMA = Path(__file__).resolve().parents[1] / "examples" / "skeletons" / "gecko.yaml"
+GROUPERS = ("hungarian", "greedy")
+
+
+class DemoSettings(BaseModel):
+    """Sizes of the demo run; the defaults reach val AP >= 0.8 in a few CPU minutes (see README)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path = Field(default=Path("demo-output"), description="Folder for everything the demo writes.")
+    schema_path: Path | None = Field(
+        default=None, description="Skeleton YAML (default: examples/skeletons/gecko.yaml)."
+    )
+    train_images: int = Field(default=800, ge=1, description="Synthetic training images.")
+    val_images: int = Field(default=60, ge=1, description="Synthetic validation images.")
+    image_size: int = Field(default=128, ge=32, description="Side of the synthetic images in pixels.")
+    max_instances: int = Field(default=4, ge=1, description="Instances per synthetic image, at most.")
+    input_size: int = Field(default=128, ge=64, description="Network input side in pixels.")
+    steps: int = Field(default=600, ge=1, description="Optimiser steps of the tiny model.")
+    batch_size: int = Field(default=16, ge=1, description="Images per step.")
+    lr: float = Field(default=2e-3, gt=0, description="Peak Adam learning rate (cosine decay).")
+    workers: int = Field(default=1, ge=0, description="Data-loading worker processes.")
+    device: str = Field(default="auto", description="'auto' (CUDA when present), 'cpu' or 'cuda:N'.")
+    seed: int = Field(default=0, description="Seeds the synthetic data and the training.")
+
+
+def demo_schema(settings: DemoSettings) -> PoseSchema:
+    """The demo's skeleton: the given YAML, else the gecko shipped in examples/."""
+    path = settings.schema_path or EXAMPLE_SCHEMA
+    if settings.schema_path is None and not path.is_file():
+        raise AegroupError(
+            f"{path}: the example skeleton is missing (installed without the source tree?); "
+            "pass --schema PATH to a skeleton YAML"
+        )
+    return load_schema(path)
+
+
+def make_data(settings: DemoSettings, schema: PoseSchema) -> dict[str, Path]:
+    """Synthesise the train and val splits (different seeds) under out/data; returns their JSON files."""
+    from aegroup.synth import synthesize
+
+    size = (settings.image_size, settings.image_size)
+    splits = {
+        "train": (settings.train_images, settings.seed),
+        "val": (settings.val_images, settings.seed + 1),
+    }
+    return {
+        name: synthesize(
+            schema, settings.out / "data" / name, n, settings.max_instances, size, seed, min_instances=1
+        )
+        for name, (n, seed) in splits.items()
+    }
+
+
+def train_config(settings: DemoSettings) -> dict[str, Any]:
+    """The training configuration the demo runs, saved as out/train.yaml (paths relative to that folder)."""
+    steps_per_epoch = max(1, settings.train_images // settings.batch_size)
+    epochs = max(1, -(-settings.steps // steps_per_epoch))
+    return {
+        "schema": "skeleton.yaml",
+        "train": {"ann_file": "data/train/annotations.json", "image_dir": "data/train/images"},
+        "val": {"ann_file": "data/val/annotations.json", "image_dir": "data/val/images"},
+        "model": {"preset": "tiny"},
+        "input_size": settings.input_size,
+        "batch_size": settings.batch_size,
+        "max_steps": settings.steps,
+        # Validate about four times: enough to keep the best checkpoint without slowing training much.
+        "val_every": max(1, epochs // 4),
+        "optim": {"lr": settings.lr, "schedule": "cosine", "warmup_steps": min(50, settings.steps // 10)},
+        "workers": settings.workers,
+        "device": settings.device,
+        "seed": settings.seed,
+        "output_dir": "train",
+    }
+
+
+def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole demo and write out/metrics.json; returns the metrics written."""
+    import yaml
+
+    from aegroup.train import load_train_config, train
+
+    start = time.perf_counter()
+    out = settings.out
+    schema = demo_schema(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "skeleton.yaml", schema.to_yaml())
+    echo(f"synthesising {settings.train_images} train + {settings.val_images} val images of '{schema.name}'")
+    data = make_data(settings, schema)
+    atomic_write_text(out / "train.yaml", yaml.safe_dump(train_config(settings), sort_keys=False))
+    result = train(load_train_config(out / "train.yaml"))
+    per_grouper = {m: predict_and_evaluate(result.checkpoint, data["val"], out, m) for m in GROUPERS}
+    label = label_command(data["val"].parent / "images", out / "results-hungarian.json")
+    metrics = {
+        "schema": schema.name,
+        "train_images": settings.train_images,
+        "val_images": settings.val_images,
+        "steps": result.steps,
+        "train_seconds": round(result.seconds, 1),
+        "train_images_per_s": round(result.images_per_s, 1),
+        "checkpoint": str(result.checkpoint),
+        "groupers": per_grouper,
+        "total_seconds": round(time.perf_counter() - start, 1),
+        "label_command": label,
+    }
+    atomic_write_json(out / "metrics.json", metrics, indent=2)
+    return metrics
+
+
+def predict_and_evaluate(checkpoint: Path, gt: Path, out: Path, method: str) -> dict[str, Any]:
+    """Predict the val split with one grouper, write results-<method>.json, return its AP and speed."""
+    from aegroup.eval import evaluate
+    from aegroup.predict import Predictor
+    from aegroup.predict_files import image_list, run_prediction
+
+    predictor = Predictor.from_checkpoint(checkpoint, method=method)
+    entries = image_list(predictor.schema, None, gt, gt.parent / "images")
+    results = out / f"results-{method}.json"
+    summary = run_prediction(predictor, entries, results, candidates=True, progress=False)
+    scores = evaluate(gt, results, predictor.schema)
+    return {
+        "results": str(results),
+        "metrics": {k: round(v, 4) for k, v in scores.items()},
+        "predict_images_per_s": round(summary.images_per_s, 1),
+    }
+
+
+def label_command(images: Path, results: Path) -> str:
+    """The shell command that opens the demo's predictions in the labelling GUI."""
+    return shlex.join(["aegroup", "label", "--images", str(images), "--results", str(results)])
