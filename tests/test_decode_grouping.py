@@ -175,33 +175,6 @@ def test_matches_the_straightforward_loop_decoder(method: str, dim: int) -> None
                 np.testing.assert_array_equal(a.keypoints, b)
 
 
-def test_windowed_refinement_search_equals_the_dense_argmax() -> None:
-    """The exact windowed search (used when many instances miss a joint) against a plain argmax."""
-    from aegroup.decode.refine import _windowed
-
-    rng = np.random.default_rng(5)
-    for _ in range(150):
-        p, d, n = int(rng.integers(1, 300)), int(rng.integers(1, 4)), int(rng.integers(1, 30))
-        scale = float(rng.choice([0.5, 3.0, 20.0]))
-        plane = (rng.random(p) * rng.choice([1.0, 1.5, 4.0])).astype(np.float32)
-        if rng.random() < 0.3:
-            plane = np.round(plane * 4) / 4  # ties: the first pixel in raster order must win
-        tag = (rng.normal(size=(p, d)) * scale).astype(np.float32)
-        means = (rng.normal(size=(n, d)) * scale).astype(np.float32)
-        expected = [
-            np.argmax(
-                plane
-                - np.rint(
-                    np.sqrt(sum((tag[:, j] - m[j]) ** 2 for j in range(d)))
-                    if d > 1
-                    else np.abs(tag[:, 0] - m[0])
-                )
-            )
-            for m in means
-        ]
-        np.testing.assert_array_equal(_windowed(plane, np.ascontiguousarray(tag.T), means), expected)
-
-
 def test_method_accepts_a_callable_grouper() -> None:
     def one_per_candidate(candidates, order, config):
         k, m = candidates.score.shape
