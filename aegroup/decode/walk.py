@@ -44,8 +44,11 @@ def walk_joints(
             if config.ignore_too_much and grouped == config.max_instances:
                 continue
             means = tag_sum[:grouped] / count[:grouped, None]
-            diff = tags[:, None, :] - means[None, :, :]
-            distance = np.sqrt(np.einsum("cnd,cnd->cn", diff, diff))
+            if dim == 1:
+                distance = np.abs(tags - means.T)
+            else:
+                diff = tags[:, None, :] - means[None, :, :]
+                distance = np.sqrt(np.einsum("cnd,cnd->cn", diff, diff))
             rows, cols = match(distance, candidates.score[k, valid].astype(np.float64), config)
             slots[cols, k] = valid[rows]
             tag_sum[cols] += tags[rows]
