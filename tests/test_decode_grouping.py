@@ -225,3 +225,17 @@ def test_bad_parameters_and_shapes_give_one_line_errors() -> None:
         group(np.zeros((3, 8, 8)), np.zeros((3, 8, 8, 1)), PAIR)
     with pytest.raises(AegroupError, match="tags: expected shape"):
         group(heat, np.zeros((2, 8, 9, 1)), PAIR)
+
+
+def test_to_image_uses_the_training_frame_and_the_inverse_affine() -> None:
+    """Heatmap pixel x is input pixel 4x + 1.5 at stride 4; then the inverse affine (here: scale 2, shift)."""
+    from aegroup.data.transforms import heatmap_to_input
+    from aegroup.decode import Instance, to_image
+
+    kp = np.array([[10.0, 20.0, 0.9], [3.0, 4.0, 0.0]], np.float32)
+    inverse = np.array([[2.0, 0.0, 5.0], [0.0, 2.0, -3.0]])
+    (out,) = to_image([Instance(kp, np.zeros((2, 1), np.float32), 0.45)], inverse, stride=4)
+    x_in, y_in = heatmap_to_input(4) @ np.array([10.0, 20.0, 1.0])
+    np.testing.assert_allclose(out.keypoints[0], [2 * x_in + 5, 2 * y_in - 3, 0.9], rtol=1e-6)
+    np.testing.assert_array_equal(out.keypoints[1], [0, 0, 0])
+    assert out.score == 0.45

@@ -140,17 +140,21 @@ def _assemble(
 
 
 def to_image(instances: list[Instance], inverse: Any, stride: float) -> list[Instance]:
-    """Instances mapped from heatmap pixels to image pixels: `inverse` (2, 3) input -> image affine.
+    """Instances mapped from heatmap pixels to image pixels; `inverse` is the (2, 3) input -> image affine.
 
-    A heatmap pixel is `stride` input pixels centred on input x = stride * x_h + (stride - 1) / 2, as the
-    training targets use (`aegroup.data.transforms.heatmap_to_input`). Absent joints stay at (0, 0), score 0.
+    Heatmap pixel x covers input pixels around `stride * x + (stride - 1) / 2`
+    (`aegroup.data.transforms.heatmap_to_input`, the frame the training targets use). Absent joints stay
+    at (0, 0) with score 0.
     """
-    a = to_numpy(inverse, "inverse affine").reshape(2, 3).astype(np.float64)
+    from aegroup.data.transforms import compose, heatmap_to_input  # PIL-backed module: load on use
+
+    a = compose(
+        to_numpy(inverse, "inverse affine").reshape(2, 3).astype(np.float64), heatmap_to_input(stride)
+    )
     out = []
     for inst in instances:
         kp = inst.keypoints.astype(np.float64).copy()
-        xy = kp[:, :2] * stride + (stride - 1) / 2
-        kp[:, :2] = xy @ a[:, :2].T + a[:, 2]
+        kp[:, :2] = kp[:, :2] @ a[:, :2].T + a[:, 2]
         kp[kp[:, 2] <= 0, :2] = 0
         out.append(Instance(keypoints=kp.astype(np.float32), tags=inst.tags, score=inst.score))
     return out
