@@ -31,8 +31,15 @@ AUTOSAVE_SECONDS = 30
 class MainWindow(QtWidgets.QMainWindow):
     """The labelling window around one document and its project file."""
 
-    def __init__(self, session: Session, autosave_seconds: float = AUTOSAVE_SECONDS) -> None:
+    def __init__(
+        self,
+        session: Session,
+        autosave_seconds: float = AUTOSAVE_SECONDS,
+        ask_save: Callable[[str], str] | None = None,
+    ) -> None:
         super().__init__()
+        # Asked on close with unsaved edits: returns "save", "discard" or "cancel" (tests pass their own).
+        self.ask_save = ask_save or self._ask_save_dialog
         self.doc: Document = session.doc
         self.project_path = session.project_path
         self.stack = QtGui.QUndoStack(self)
@@ -222,22 +229,23 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         """Offer to save unsaved edits; the autosave is kept unless the person discards them."""
         if self.dirty:
-            buttons = QtWidgets.QMessageBox.StandardButton
-            choice = QtWidgets.QMessageBox.question(
-                self,
-                "Unsaved edits",
-                f"Save your edits to {self.project_path.name}?",
-                buttons.Save | buttons.Discard | buttons.Cancel,
-            )
-            if choice == buttons.Cancel:
+            choice = self.ask_save(f"Save your edits to {self.project_path.name}?")
+            if choice == "cancel":
                 event.ignore()
                 return
-            if choice == buttons.Save:
+            if choice == "save":
                 self.save()
             else:
                 files.autosave_path(self.project_path).unlink(missing_ok=True)
         self.autosave_timer.stop()
         event.accept()
+
+    def _ask_save_dialog(self, question: str) -> str:
+        buttons = QtWidgets.QMessageBox.StandardButton
+        choice = QtWidgets.QMessageBox.question(
+            self, "Unsaved edits", question, buttons.Save | buttons.Discard | buttons.Cancel
+        )
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(choice, "cancel")
 
     # ---- navigation ---------------------------------------------------------------------------------
     def go_to(self, index: int) -> None:

@@ -58,12 +58,20 @@ class CanvasViewBox(pg.ViewBox):
             self.canvas.handle_hover(self.mapSceneToView(ev.scenePos()))
 
 
+class PassiveScatter(pg.ScatterPlotItem):
+    """A scatter that leaves clicks to the view box (which does its own hit testing)."""
+
+    def mouseClickEvent(self, ev) -> None:
+        """Ignore, so the click reaches the canvas."""
+        ev.ignore()
+
+
 class InstanceItems:
     """The limbs (one curve, pairs) and joints (one scatter) of one instance."""
 
     def __init__(self, view: pg.ViewBox) -> None:
         self.edges = pg.PlotCurveItem(connect="pairs")
-        self.joints = pg.ScatterPlotItem(pxMode=True)
+        self.joints = PassiveScatter(pxMode=True)
         self.label = pg.TextItem(anchor=(0.5, 1.2))
         for z, item in enumerate((self.edges, self.joints, self.label)):
             item.setZValue(10 + z)
@@ -121,8 +129,8 @@ class CanvasView(pg.GraphicsView):
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image_item)
         self.pool: list[InstanceItems] = []
-        self.selection_item = pg.ScatterPlotItem(pxMode=True, brush=brush("#000000", 0), size=22)
-        self.hover_item = pg.ScatterPlotItem(pxMode=True, brush=brush("#000000", 0), size=26)
+        self.selection_item = PassiveScatter(pxMode=True, brush=brush("#000000", 0), size=22)
+        self.hover_item = PassiveScatter(pxMode=True, brush=brush("#000000", 0), size=26)
         self.selection_item.setZValue(30)
         self.hover_item.setZValue(31)
         self.band = QtWidgets.QGraphicsRectItem()
