@@ -41,7 +41,7 @@ LIMB_COLORS = ((235, 235, 235), (35, 35, 35), (150, 110, 70), (205, 185, 150), (
 """Limb colours shared by all instances (picked at random per instance, repeats allowed)."""
 
 ABSENT_PROB = 0.03
-OCCLUDER_PROB = 0.35
+OCCLUDER_PROB = 0.25
 ARTICULATION_DEG = 25.0
 
 
@@ -193,8 +193,8 @@ def draw_marker(
         draw.ellipse((x - r, y - r, x + r, y + r), fill=fill, outline=outline)
     if style.side and rgb:
         # Near the rim, clear of the centre pixel, so the marker's colour stays visible at the joint.
-        d = max(r * 0.26, 0.8)
-        c = x + style.side * max(r * 0.62, d + 1.6)
+        d = max(r * 0.28, 1.0)
+        c = x + style.side * max(r * 0.6, d + 1.6)
         draw.ellipse((c - d, y - d, c + d, y + d), fill=(15, 15, 15))
 
 
@@ -235,11 +235,11 @@ class Instance:
 def sample_instance(
     layout: Layout, rng: np.random.Generator, width: int, height: int, centres: list[np.ndarray]
 ) -> Instance:
-    """A random articulated pose, scaled so its extent is about 20-62% of the shorter image side."""
+    """A random articulated pose, scaled so its extent is about 25-62% of the shorter image side."""
     m = min(width, height)
-    extent = rng.uniform(0.2, 0.62) * m
+    extent = rng.uniform(0.25, 0.62) * m
     # Keep bones long enough that neighbouring joints stay a few heatmap pixels apart.
-    bone = max(extent / max(layout.extent, 1e-6), 0.045 * m) if layout.extent > 0 else extent / 2
+    bone = max(extent / max(layout.extent, 1e-6), 0.05 * m) if layout.extent > 0 else extent / 2
     pos = grow(layout, rng) * bone
     theta = rng.uniform(0, 2 * math.pi)
     rot = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
@@ -258,7 +258,7 @@ def sample_instance(
             break
         centre = np.array([rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height])
     centres.append(centre)
-    radius = float(np.clip(0.32 * bone, 3.0, max(3.0, 0.028 * m)))
+    radius = float(np.clip(0.35 * bone, 3.5, max(3.5, 0.035 * m)))
     present = rng.random(len(layout.parent)) >= ABSENT_PROB
     return Instance(pos + centre, present, radius)
 
@@ -294,7 +294,7 @@ def draw_instance(
             labels.line(line, fill=label, width=width)
     brightness = rng.uniform(0.85, 1.1)
     for k in np.flatnonzero(inst.present):
-        r = max(3.0, inst.radius * rng.uniform(0.85, 1.15))
+        r = max(3.5, inst.radius * rng.uniform(0.85, 1.15))
         color = tuple(int(min(255, c * brightness)) for c in styles[k].color)
         draw_marker(image, styles[k], *inst.xy[k], r, color)
         draw_marker(labels, styles[k], *inst.xy[k], r, label)
@@ -399,7 +399,7 @@ def synthesize(
         image_id = i + 1
         images.append({"id": image_id, "file_name": name, "width": width, "height": height})
         keypoints[image_id] = kp
-        boxes[image_id] = instance_boxes(kp, 0.028 * min(width, height), width, height)
+        boxes[image_id] = instance_boxes(kp, 0.035 * min(width, height), width, height)
     coco = build_coco(schema, images, keypoints, boxes=boxes)
     coco["info"]["description"] = f"aegroup synthetic data for schema '{schema.name}' (seed {seed})"
     return save_coco(out_dir / "annotations.json", coco)
