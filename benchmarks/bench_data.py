@@ -37,7 +37,7 @@ def loop_heatmaps(keypoints: np.ndarray, height: int, width: int, sigma: float) 
     return out
 
 
-def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
+def best_of(fn: Callable[[], object], repeat: int = 20) -> float:
     """Fastest of `repeat` timed calls, in seconds."""
     times = []
     for _ in range(repeat):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 TRUNCATE = 3.0
@@ -32,22 +34,27 @@ def render_heatmaps(keypoints: np.ndarray, height: int, width: int, sigma: float
     keypoints = np.asarray(keypoints, dtype=np.float64).reshape(-1, keypoints.shape[-2], 3)
     num_joints = keypoints.shape[1]
     out = np.zeros((num_joints, height, width), dtype=np.float32)
-    if keypoints.shape[0] == 0:
+    inst, joint = np.nonzero(labelled_inside(keypoints, height, width))
+    if inst.size == 0:
         return out
-    drawn = labelled_inside(keypoints, height, width)
-    xs = np.arange(width, dtype=np.float64)
-    ys = np.arange(height, dtype=np.float64)
+    # One (P, P) patch per drawn joint around its rounded pixel, all joints at once.
     radius = TRUNCATE * sigma
-    for inst, draw in zip(keypoints, drawn, strict=True):
-        if not draw.any():
-            continue
-        # Separable Gaussian: (K, W) and (K, H) factors, outer product per joint type.
-        dx = xs[None, :] - inst[:, 0:1]
-        dy = ys[None, :] - inst[:, 1:2]
-        gx = np.where(np.abs(dx) <= radius, np.exp(-(dx**2) / (2 * sigma**2)), 0.0)
-        gy = np.where(np.abs(dy) <= radius, np.exp(-(dy**2) / (2 * sigma**2)), 0.0)
-        gx[~draw] = 0.0
-        np.maximum(out, (gy[:, :, None] * gx[:, None, :]).astype(np.float32), out=out)
+    offsets = np.arange(-(math.ceil(radius) + 1), math.ceil(radius) + 2)
+    centre = keypoints[inst, joint, :2]  # (J, 2)
+    col, row = round_pixels(keypoints[inst, joint])
+    cols = col[:, None] + offsets  # (J, P)
+    rows = row[:, None] + offsets
+    dx = cols - centre[:, 0:1]
+    dy = rows - centre[:, 1:2]
+    gx = np.where((np.abs(dx) <= radius) & (cols >= 0) & (cols < width), np.exp(-(dx**2) / (2 * sigma**2)), 0)
+    gy = np.where(
+        (np.abs(dy) <= radius) & (rows >= 0) & (rows < height), np.exp(-(dy**2) / (2 * sigma**2)), 0
+    )
+    values = (gy[:, :, None] * gx[:, None, :]).astype(np.float32)
+    # Out-of-map patch cells are clipped onto the border with value 0, which the max ignores.
+    flat = (joint[:, None, None] * height + rows.clip(0, height - 1)[:, :, None]) * width
+    flat = flat + cols.clip(0, width - 1)[:, None, :]
+    np.maximum.at(out.reshape(-1), flat.reshape(-1), values.reshape(-1))
     return out
 
 
