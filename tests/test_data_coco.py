@@ -159,3 +159,12 @@ def test_data_check_real_sets(real_set, cli) -> None:
 def test_help(cli, verb: tuple[str, ...]) -> None:
     result = cli(*verb, "--help")
     assert result.code == 0 and "Usage" in result.out
+
+
+def test_image_size_must_match_the_annotation_file(synth_set, tmp_path: Path, cli) -> None:
+    ann, images, schema_file = copy_set(synth_set, tmp_path)
+    data = json.loads(ann.read_text())
+    data["images"][1]["width"] = 200
+    ann.write_text(json.dumps(data))
+    result = cli("data", "check", ann, "--images", images, "--schema", schema_file)
+    one_line_error(result, str(images / data["images"][1]["file_name"]), "128x128", "'width'", "200x128")

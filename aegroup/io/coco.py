@@ -164,7 +164,7 @@ def annotation_problems(
         if ann.get("image_id") not in image_ids:
             problems.append(f"{where}: field 'image_id' {ann.get('image_id')!r} is not in 'images'")
         values = ann.get("keypoints")
-        if values is None and ann.get("iscrowd", 0):
+        if not values and ann.get("iscrowd", 0):
             continue
         if not isinstance(values, list) or len(values) != expected:
             got = len(values) if isinstance(values, list) else type(values).__name__
@@ -241,11 +241,18 @@ def bad_images(data: CocoKeypoints, image_dir: str | Path, decode: bool) -> dict
     problems: dict[int, str] = {}
     for image_id in data.image_ids:
         info = data.image_info(image_id)
+        path = image_path(image_dir, info)
         try:
-            with open_image(image_path(image_dir, info), decode=decode):
-                pass
+            with open_image(path, decode=decode) as image:
+                size = image.size
         except AegroupError as err:
             problems[image_id] = str(err)
+            continue
+        if size != (info["width"], info["height"]):
+            problems[image_id] = (
+                f"{path}: image is {size[0]}x{size[1]} but image id {image_id} in {data.path} has fields "
+                f"'width' x 'height' = {info['width']}x{info['height']}"
+            )
     return problems
 
 
