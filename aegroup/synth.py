@@ -41,8 +41,11 @@ LIMB_COLORS = ((235, 235, 235), (35, 35, 35), (150, 110, 70), (205, 185, 150), (
 """Limb colours shared by all instances (picked at random per instance, repeats allowed)."""
 
 ABSENT_PROB = 0.03
+"""Chance that a joint is left out of an instance (not drawn, v = 0)."""
 OCCLUDER_PROB = 0.25
+"""Chance that an image gets a striped occluder patch over the scene."""
 ARTICULATION_DEG = 25.0
+"""Largest random bend of a bone away from its canonical direction, in degrees."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ __all__ = ["AugmentConfig", "CocoPoseDataset", "collate"]
 
 
 def __getattr__(name: str) -> Any:
+    """Load the torch-based `CocoPoseDataset` on first access."""
     if name == "CocoPoseDataset":
         from aegroup.data.dataset import CocoPoseDataset
 
