@@ -178,3 +178,11 @@ def test_total_loss_sums_stacks_and_weights_terms() -> None:
     torch.testing.assert_close(terms.pull, sum(q.mean() for _, q in per_stack) * 0.25)
     torch.testing.assert_close(terms.total, terms.heatmap + terms.push + terms.pull)
     assert flatten_tags(tags[0]).shape == (b, k * h * w, d)
+
+
+def test_flatten_tags_uses_the_joint_index_order() -> None:
+    tags = torch.randn(2, 3, 2, 4, 5)  # [B, K, D, H, W]
+    flat = flatten_tags(tags)
+    b, k, y, x = 1, 2, 3, 1
+    torch.testing.assert_close(flat[b, k * 4 * 5 + y * 5 + x], tags[b, k, :, y, x])
+    torch.testing.assert_close(flat, tags.permute(0, 1, 3, 4, 2).reshape(2, 3 * 4 * 5, 2))
