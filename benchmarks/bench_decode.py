@@ -71,8 +71,14 @@ def loop_candidates(heat: np.ndarray, tags: np.ndarray, cfg: DecodeConfig) -> li
             ((float(plane[y, x]), int(y), int(x)) for y, x in zip(ys, xs, strict=True)),
             key=lambda c: -c[0],
         )
+        kept: list[tuple[float, int, int]] = []
+        for value, y, x in found:
+            # A plateau (equal maxima within one window) is one peak: keep its first pixel in raster order.
+            reach = cfg.nms_kernel // 2
+            if not any(v == value and abs(y - b) <= reach and abs(x - a) <= reach for v, b, a in kept):
+                kept.append((value, y, x))
         joints = []
-        for value, y, x in found[: cfg.max_instances]:
+        for value, y, x in kept[: cfg.max_instances]:
             px, py = float(x), float(y)
             if cfg.adjust:
                 px += 0.25 if plane[y, min(x + 1, plane.shape[1] - 1)] > plane[y, max(x - 1, 0)] else -0.25

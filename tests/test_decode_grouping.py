@@ -239,3 +239,24 @@ def test_to_image_uses_the_training_frame_and_the_inverse_affine() -> None:
     np.testing.assert_allclose(out.keypoints[0], [2 * x_in + 5, 2 * y_in - 3, 0.9], rtol=1e-6)
     np.testing.assert_array_equal(out.keypoints[1], [0, 0, 0])
     assert out.score == 0.45
+
+
+def test_a_plateau_is_one_candidate_but_distant_equal_peaks_are_two() -> None:
+    """Equal maxima within one NMS window (a flat-topped peak, common with fp16 outputs) give one
+    candidate at the first pixel in raster order, on the numpy and the torch path alike."""
+    import torch
+
+    from aegroup.decode.torch_candidates import batch_candidates
+
+    heat = np.zeros((1, 16, 16), np.float32)
+    heat[0, 4, 4] = heat[0, 5, 4] = heat[0, 5, 5] = 0.8  # one plateau of three pixels
+    heat[0, 12, 12] = 0.8  # an equal but separate peak
+    tags = np.zeros((1, 16, 16, 1), np.float32)
+    cfg = DecodeConfig(adjust=False)
+    cands = extract_candidates(heat, tags, cfg)
+    np.testing.assert_array_equal(cands.xy[0][cands.score[0] > 0], [[4, 4], [12, 12]])
+    batched = batch_candidates(
+        torch.from_numpy(heat)[None], torch.from_numpy(tags)[None, :, None, :, :, 0], 1, cfg
+    )
+    np.testing.assert_array_equal(batched[0][0].xy, cands.xy)
+    np.testing.assert_array_equal(batched[0][0].score, cands.score)

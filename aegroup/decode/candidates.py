@@ -101,12 +101,10 @@ def extract_candidates(heat: np.ndarray, tags: np.ndarray, config: DecodeConfig)
     # Stable: equal scores keep raster order (flat indices come sorted).
     order = np.lexsort((-values, joint))
     flat, values, joint = flat[order], values[order], joint[order]
-    counts = np.bincount(joint, minlength=k)
-    slot = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)
-    keep = slot < config.max_instances
-    flat, values, joint, slot = flat[keep], values[keep], joint[keep], slot[keep]
-    out = Candidates.empty(k, config.max_instances, tags.shape[-1])
     yy, xx = np.divmod(flat - joint * (h * w), w)
+    keep, slot = select_peaks(joint, values, yy, xx, config)
+    flat, values, joint, slot, yy, xx = flat[keep], values[keep], joint[keep], slot[keep], yy[keep], xx[keep]
+    out = Candidates.empty(k, config.max_instances, tags.shape[-1])
     if config.adjust:
         out.xy[joint, slot] = quarter_shift(heat, joint, yy, xx)
     else:
@@ -114,3 +112,34 @@ def extract_candidates(heat: np.ndarray, tags: np.ndarray, config: DecodeConfig)
     out.score[joint, slot] = values
     out.tag[joint, slot] = tags.reshape(k * h * w, -1)[flat]
     return out
+
+
+def select_peaks(
+    joint: np.ndarray, values: np.ndarray, y: np.ndarray, x: np.ndarray, config: DecodeConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(keep mask, slot) of peaks sorted by (joint, score desc, raster): plateau twins out, top-k per joint.
+
+    A flat-topped peak (two equal maxima within one NMS window, as fp16 outputs or pooled discs produce)
+    passes the max-pool test twice; only its first pixel in raster order is kept, so it yields one
+    candidate. Equal peaks farther apart stay separate candidates.
+    """
+    keep = values > config.detection_threshold
+    twin = np.flatnonzero((joint[1:] == joint[:-1]) & (values[1:] == values[:-1]) & keep[1:])
+    if twin.size:  # rare: a short Python pass over the runs of equal scores
+        reach = config.nms_kernel // 2
+        run_start = twin[np.r_[True, twin[1:] != twin[:-1] + 1]]
+        for start in run_start.tolist():
+            end = start + 1
+            while end < len(values) and joint[end] == joint[start] and values[end] == values[start]:
+                end += 1
+            kept: list[int] = []
+            for i in range(start, end):
+                if any(abs(y[i] - y[j]) <= reach and abs(x[i] - x[j]) <= reach for j in kept):
+                    keep[i] = False
+                elif keep[i]:
+                    kept.append(i)
+    counts = np.bincount(joint[keep], minlength=int(joint.max()) + 1 if joint.size else 0)
+    slot = np.zeros(len(values), np.int64)
+    slot[keep] = np.arange(int(keep.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    keep &= slot < config.max_instances
+    return keep, slot

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aegroup.decode.candidates import select_peaks
 from aegroup.decode.config import DecodeConfig
 from aegroup.decode.types import Candidates
 from aegroup.errors import AegroupError
@@ -33,7 +34,8 @@ def batch_candidates(
             raise AegroupError(f"{name}: NaN or infinite values (check the model output)")
     pooled = F.max_pool2d(heat, config.nms_kernel, stride=1, padding=config.nms_kernel // 2)
     peaks = torch.where(heat == pooled, heat, torch.full_like(heat, -torch.inf)).view(b, k, h * w)
-    m = min(config.max_instances, h * w)
+    # Twice the slots: plateau twins dropped on the CPU (`select_peaks`) must not starve the top-k.
+    m = min(2 * config.max_instances, h * w)
     values, index = peaks.topk(m, dim=2)
     # topk's order among equal values is unspecified: re-sort by (score desc, raster order) like numpy.
     index, perm = index.sort(dim=2)
@@ -43,21 +45,32 @@ def batch_candidates(
     y, x = index // w, index % w
     d = tag.shape[2]
     tag_at = tag.view(b, k, d, h * w).gather(3, index[:, :, None, :].expand(b, k, d, m)).permute(0, 1, 3, 2)
-    xy = torch.stack([x, y], dim=3).float()
+    shift = torch.zeros(b, k, m, 2, device=heat.device)
     if config.adjust:
         flat = heat.view(b, k, h * w)
 
         def at(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
             return flat.gather(2, yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1))
 
-        xy[..., 0] += torch.where(at(y, x + 1) > at(y, x - 1), 0.25, -0.25)
-        xy[..., 1] += torch.where(at(y + 1, x) > at(y - 1, x), 0.25, -0.25)
-    valid = values > config.detection_threshold
-    score = torch.where(valid, values, torch.zeros_like(values))
-    xy = xy * valid[..., None]
-    tag_at = tag_at * valid[..., None]
-    score_np, xy_np, tag_np = (t.cpu().numpy().astype(np.float32) for t in (score, xy, tag_at))
-    cands = [Candidates(xy=xy_np[i], score=score_np[i], tag=tag_np[i]) for i in range(b)]
+        shift[..., 0] = torch.where(at(y, x + 1) > at(y, x - 1), 0.25, -0.25)
+        shift[..., 1] = torch.where(at(y + 1, x) > at(y - 1, x), 0.25, -0.25)
+    arrays = [t.cpu().numpy() for t in (values, y, x, shift, tag_at)]
+    cands = [_image_candidates(*(a[i] for a in arrays), config) for i in range(b)]
     if not config.refine:
         return cands, None, None
     return cands, heat.cpu().numpy(), tag.permute(0, 1, 3, 4, 2).contiguous().cpu().numpy()
+
+
+def _image_candidates(
+    values: np.ndarray, y: np.ndarray, x: np.ndarray, shift: np.ndarray, tag: np.ndarray, config: DecodeConfig
+) -> Candidates:
+    """One image's `Candidates` from its (K, m) sorted top-k peaks, selected exactly as the numpy path."""
+    k, m = values.shape
+    joint = np.repeat(np.arange(k), m)
+    keep, slot = select_peaks(joint, values.ravel(), y.ravel(), x.ravel(), config)
+    out = Candidates.empty(k, config.max_instances, tag.shape[-1])
+    j, s = joint[keep], slot[keep]
+    out.xy[j, s] = np.stack([x.ravel(), y.ravel()], axis=1)[keep] + shift.reshape(-1, 2)[keep]
+    out.score[j, s] = values.ravel()[keep]
+    out.tag[j, s] = tag.reshape(k * m, -1)[keep]
+    return out
