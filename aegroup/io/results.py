@@ -107,8 +107,7 @@ class ResultsFile(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to disk (key `schema`, no null candidates)."""
-        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return data
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def annotations_for(self, image_id: int) -> list[ResultAnnotation]:
         """The predicted instances of one image."""
