@@ -15,6 +15,13 @@ def greedy_match(
     distance: np.ndarray, score: np.ndarray, config: DecodeConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Strongest candidate first, each takes its nearest still-free instance if closer than the threshold."""
+    nearest_col = distance.argmin(axis=1)
+    rows = np.flatnonzero(distance[np.arange(len(distance)), nearest_col] < config.tag_threshold)
+    cols = nearest_col[rows]
+    if np.unique(cols).size == cols.size:
+        # No two accepted candidates want the same instance, so the order of service cannot matter
+        # (a candidate whose nearest instance is beyond the threshold finds nothing nearer later).
+        return rows, cols
     # Python lists: at most max_instances x max_instances entries, where numpy call overhead would dominate.
     nearest = np.argsort(distance, axis=1, kind="stable").tolist()
     dist = distance.tolist()
