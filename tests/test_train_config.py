@@ -67,6 +67,7 @@ def test_overrides_parse_yaml_values(tmp_path: Path) -> None:
         (["schema=no_such_skeleton"], "field 'schema': unknown schema 'no_such_skeleton'"),
         (["augment.flip_prob=2"], "field 'augment.flip_prob'"),
         (["decode.nms_kernel=4"], "field 'decode.nms_kernel'"),
+        (["val_method=psychic"], "field 'val_method': unknown grouper 'psychic'"),
     ],
 )
 def test_bad_values_name_file_and_field(tmp_path: Path, overrides: list[str], expected: str) -> None:
@@ -150,7 +151,8 @@ def test_readme_holds_the_generated_reference() -> None:
     from aegroup.train.reference import config_reference
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert config_reference() in readme, "README config reference is stale: paste config_reference()"
+    hint = "README config reference is stale: paste `python -m aegroup.train.reference` output"
+    assert config_reference() in readme, hint
 
 
 @pytest.mark.parametrize(

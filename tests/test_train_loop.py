@@ -55,7 +55,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(
     tmp_path: Path, synth_set, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    whole = load_train_config(write_config(tmp_path / "a", synth_set))
+    # Loader workers must not matter: the uninterrupted run uses two, the interrupted one none.
+    whole = load_train_config(write_config(tmp_path / "a", synth_set, workers=2))
     result = train(whole)
     assert (result.steps, result.epochs, result.best_checkpoint) == (6, 2, None)
 

@@ -18,11 +18,14 @@ def train(
     """Train a model; run under `torchrun --nproc-per-node N -m aegroup train ...` for several devices."""
     from aegroup.train import load_train_config
     from aegroup.train import train as run_training
+    from aegroup.train.distributed import detect_env
 
     cfg = load_train_config(config, list(overrides))
     if out is not None:
         cfg = cfg.model_copy(update={"output_dir": out.resolve()})
     result = run_training(cfg, resume=resume)
+    if not detect_env().is_main:  # under torchrun, one summary is enough
+        return
     if result.metrics:
         typer.echo("best: " + "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
     typer.echo(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aegroup.data.transforms import AugmentConfig
 from aegroup.decode.config import DecodeConfig
+from aegroup.decode.groupers import available_groupers
 from aegroup.errors import AegroupError, validation_message
 from aegroup.io.atomic import atomic_write_text
 from aegroup.loss import LossConfig
@@ -143,6 +144,14 @@ class TrainConfig(BaseModel):
         ):
             raise ValueError(f"'{device}' is not 'auto', 'cpu', 'cuda' or 'cuda:N'")
         return device
+
+    @field_validator("val_method")
+    @classmethod
+    def _known_grouper(cls, method: str) -> str:
+        names = available_groupers()
+        if method not in names:
+            raise ValueError(f"unknown grouper '{method}' (available: {', '.join(names)})")
+        return method
 
     @property
     def schema_source(self) -> str | None:

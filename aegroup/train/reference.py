@@ -71,3 +71,7 @@ def config_reference() -> str:
     """Markdown table of every `TrainConfig` field (nested sections as `a.b`), its default and meaning."""
     lines = ["| field | default | meaning |", "| --- | --- | --- |", *_rows(TrainConfig, "")]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(config_reference(), end="")

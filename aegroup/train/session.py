@@ -93,6 +93,8 @@ def build_session(config: TrainConfig, env: DistEnv, device: torch.device, resum
     model_config = config.resolve_model(schema.num_joints)
     pin = device.type == "cuda"
     train_set = open_split(config.train, schema, config, train=True)
+    if len(train_set) == 0:
+        raise AegroupError(f"{config.train.ann_file}: no training images")
     loader, sampler = train_loader(train_set, config, env, pin)
     val = (
         val_loader(open_split(config.val, schema, config, train=False), config, env, pin)
