@@ -29,6 +29,15 @@ from aegroup.train.checkpoint import (
 )
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: tiny models gain nothing from more, and on a busy machine OpenMP threads spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 class Payload:
     """An arbitrary object: loading a checkpoint must never unpickle one of these."""
 
