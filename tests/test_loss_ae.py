@@ -20,12 +20,13 @@ def loop_ae_loss(
     """Reference: the formula of issue 3 written one image and one instance at a time."""
     pushes, pulls = [], []
     for b in range(tags.shape[0]):
+        image_tags = tags[b]  # [K*H*W, D]
         refs, pull_terms = [], []
         for person in joints[b]:
             vis = [int(idx) for idx, v in person.tolist() if v > 0]
             if not vis:
                 continue
-            person_tags = torch.stack([tags[b, idx] for idx in vis])  # [V, D]
+            person_tags = image_tags[torch.tensor(vis)]  # [V, D], one row per visible joint
             ref = person_tags.mean(dim=0)
             refs.append(ref)
             pull_terms.append(torch.stack([((t - ref) ** 2).sum() for t in person_tags]).mean())
