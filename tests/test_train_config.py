@@ -179,3 +179,11 @@ def test_lr_schedule(schedule: str, expected: list[float | None]) -> None:
     assert all(a >= b for a, b in itertools.pairwise(got[1:]))  # never rises after warm-up
     if schedule == "cosine":
         assert lr_factor(10, 10, cfg) == pytest.approx(0.01)
+
+
+def test_schema_defaults_to_the_train_files_category(tmp_path: Path, synth_set) -> None:
+    ann, images, schema = synth_set
+    path = write_config(tmp_path, f"train: {{ann_file: {ann}, image_dir: {images}}}\n")
+    config = load_train_config(path)
+    assert config.schema_ is None
+    assert config.resolve_schema().joints == schema.joints

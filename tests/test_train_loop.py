@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,29 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path: Path, synth_set
     assert steps == ["1", "2", "3", "4"]  # rank 0 alone logs
     saved = load_file(tmp_path / "out" / "last" / "model.safetensors")
     assert all(torch.equal(saved[k], w0[k]) for k in w0)
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path: Path, synth_set) -> None:
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    fields = {"epochs": 6, "checkpoint_every": 1}
+    whole = train(load_train_config(write_config(tmp_path / "a", synth_set, **fields)))
+    path = write_config(tmp_path / "b", synth_set, **fields)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "aegroup", "train", str(path)], env=env)
+    log = tmp_path / "b" / "out" / "train_log.csv"
+    deadline = time.monotonic() + 120
+    # SIGKILL once two steps are logged: possibly in the middle of writing a checkpoint.
+    while process.poll() is None and time.monotonic() < deadline:
+        if log.is_file() and len(log.read_text().splitlines()) > 2:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert load_checkpoint(tmp_path / "b" / "out").step < whole.steps
+    resumed = train(load_train_config(path), resume=True)
+    assert resumed.steps == whole.steps == 18
+    a, b = load_checkpoint(whole.last_checkpoint), load_checkpoint(resumed.last_checkpoint)
+    for key in a.state_dict:
+        assert torch.equal(a.state_dict[key], b.state_dict[key]), key

@@ -84,6 +84,11 @@ def fit(session: Session) -> TrainResult:
                 run_validation(session, log)
             if env.is_main:
                 save(session, LAST, resumable=True)
+    except KeyboardInterrupt:
+        log.message(
+            f"interrupted at step {state.step}; --resume continues from the last checkpoint in {LAST}/"
+        )
+        raise
     finally:
         log.close()
     return _result(session)
