@@ -15,17 +15,19 @@ import sys
 import time
 from collections.abc import Callable
 
-# One CPU core: the target is "per image on one core"; set before numpy loads its thread pools.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+if __name__ == "__main__":
+    # One CPU core: the target is "per image on one core"; set before numpy loads its thread pools (only
+    # when run as a script: the tests import this module for its loop decoder).
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
-import numpy as np  # noqa: E402
-from scipy.ndimage import maximum_filter  # noqa: E402
-from scipy.optimize import linear_sum_assignment  # noqa: E402
+import numpy as np
+from scipy.ndimage import maximum_filter
+from scipy.optimize import linear_sum_assignment
 
-from aegroup.data.targets import render_heatmaps  # noqa: E402
-from aegroup.decode import DecodeConfig, group  # noqa: E402
-from aegroup.schema import load_schema  # noqa: E402
+from aegroup.data.targets import render_heatmaps
+from aegroup.decode import DecodeConfig, group
+from aegroup.schema import load_schema
 
 K, N, SIZE = 17, 30, 128
 
