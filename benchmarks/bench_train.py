@@ -83,7 +83,9 @@ def bare_images_per_s(config: TrainConfig, device: torch.device) -> float:
 def bench_presets(data: Path, work: Path, presets: list[str], scale: float) -> None:
     gpu = torch.cuda.is_available()
     device = torch.device("cuda" if gpu else "cpu")
-    print(f"presets on {torch.cuda.get_device_name() if gpu else f'CPU ({torch.get_num_threads()} threads)'}")
+    where = torch.cuda.get_device_name() if gpu else f"CPU ({torch.get_num_threads()} threads)"
+    # Other work on the machine skews CPU figures badly (spinning OpenMP threads): say how busy it was.
+    print(f"presets on {where}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for preset in presets:
         size, batch, steps = CPU_PLAN[preset]
         if gpu:

@@ -109,22 +109,22 @@ def build_session(config: TrainConfig, env: DistEnv, device: torch.device, resum
     optimizer, scheduler = build_optimizer(model, config.optim, total)
     scaler = torch.amp.GradScaler(device.type, enabled=config.mixed_precision == "fp16")
     session = Session(
-        config,
-        env,
-        device,
-        schema,
-        model_config,
-        model,
-        optimizer,
-        scheduler,
-        scaler,
-        loader,
-        sampler,
-        val,
-        steps_per_epoch,
-        total,
-        autocast_args(config, device),
-        RunState(),
+        config=config,
+        env=env,
+        device=device,
+        schema=schema,
+        model_config=model_config,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
+        loader=loader,
+        sampler=sampler,
+        val=val,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total,
+        autocast=autocast_args(config, device),
+        state=RunState(),
     )
     saved = on_main(lambda: _read_last(config, schema, model_config, resume), env)
     if saved is not None:
