@@ -7,8 +7,10 @@ batched on the device, flip and multi-scale test-time augmentation merge the map
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import itertools
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +43,6 @@ class Prediction:
 class Prepared:
     """An image read from disk, or the one-line reason it could not be read."""
 
-    index: int
     path: Path
     pixels: np.ndarray | None = None
     error: str | None = None
@@ -168,35 +169,31 @@ class Predictor:
         """(path, prediction) per file in order; an unreadable file yields (path, one-line reason) instead."""
         if batch_size < 1:
             raise AegroupError(f"batch size must be at least 1, got {batch_size}")
+        todo = iter(paths)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            # Reading and decoding the next images overlaps with the network on the current batch.
-            loaded = pool.map(read_image, enumerate(paths))
-            for chunk in batched(loaded, batch_size):
+            # Reading the next batch overlaps with the network on this one; at most two batches are in memory.
+            pending: deque[Future[Prepared]] = deque()
+
+            def refill() -> None:
+                for path in itertools.islice(todo, 2 * batch_size - len(pending)):
+                    pending.append(pool.submit(read_image, path))
+
+            refill()
+            while pending:
+                chunk = [pending.popleft().result() for _ in range(min(batch_size, len(pending)))]
+                refill()
                 good = [p for p in chunk if p.pixels is not None]
                 results = iter(self.predict_batch([p.pixels for p in good], candidates))
                 for item in chunk:
                     yield item.path, next(results) if item.pixels is not None else str(item.error)
 
 
-def read_image(item: tuple[int, Path]) -> Prepared:
+def read_image(path: Path) -> Prepared:
     """Read one image file as RGB, catching the one-line error of a missing or corrupt file."""
-    index, path = item
     try:
-        return Prepared(index, path, pixels=read_rgb(path))
+        return Prepared(path, pixels=read_rgb(path))
     except AegroupError as err:
-        return Prepared(index, path, error=str(err))
-
-
-def batched(items: Iterable[Prepared], size: int) -> Iterator[list[Prepared]]:
-    """Consecutive lists of `size` items (the last one shorter)."""
-    chunk: list[Prepared] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        return Prepared(path, error=str(err))
 
 
 def to_image_candidates(candidates: Candidates, inverse: np.ndarray, stride: int) -> Candidates:
