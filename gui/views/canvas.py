@@ -9,14 +9,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from aegroup_gui.document import OCCLUDED, Annotations, Change, Document, Key
+from aegroup_gui.document import Annotations, Change, Document, Key
 from aegroup_gui.views.images import ImageCache
+from aegroup_gui.views.instance_item import InstanceGraphic
 from aegroup_gui.views.style import (
     HOVER_COLOR,
     SELECTED_COLOR,
     brush,
     instance_color,
-    marker_brushes,
+    marker_fill,
     marker_sizes,
     marker_symbols,
     pen,
@@ -66,49 +67,19 @@ class PassiveScatter(pg.ScatterPlotItem):
         ev.ignore()
 
 
-class InstanceItems:
-    """The limbs (one curve, pairs) and joints (one scatter) of one instance."""
-
-    def __init__(self, view: pg.ViewBox) -> None:
-        self.edges = pg.PlotCurveItem(connect="pairs")
-        self.joints = PassiveScatter(pxMode=True)
-        self.label = pg.TextItem(anchor=(0.5, 1.2))
-        for z, item in enumerate((self.edges, self.joints, self.label)):
-            item.setZValue(10 + z)
-            view.addItem(item)
-
-    def show(self, ann: Annotations, row: int, number: int, edge_index: np.ndarray) -> None:
-        """Draw instance `row` of `ann`, labelled with its panel number."""
-        color = instance_color(int(ann.ids[row]))
-        kps = ann.keypoints[row]
-        present = kps[:, 2] > 0
-        both = present[edge_index[:, 0]] & present[edge_index[:, 1]] if len(edge_index) else []
-        pairs = edge_index[both].reshape(-1) if len(edge_index) else np.zeros(0, int)
-        self.edges.setData(kps[pairs, 0], kps[pairs, 1], pen=pen(color, 2.0, 220))
-        idx = np.flatnonzero(present)
-        score = ann.scores[row, idx]
-        self.joints.setData(
-            x=kps[idx, 0],
-            y=kps[idx, 1],
-            symbol=marker_symbols(ann.origin[row, idx], score),
-            size=marker_sizes(score),
-            brush=marker_brushes(color, kps[idx, 2], score),
-            pen=[pen(color, 2.0) if v == OCCLUDED else pen("#000000", 1.0, 160) for v in kps[idx, 2]],
-            data=idx,
-        )
-        if idx.size:
-            top = idx[np.argmin(kps[idx, 1])]
-            self.label.setText(f"{number}", color=color)
-            self.label.setPos(float(kps[top, 0]), float(kps[top, 1]))
-        self.label.setVisible(bool(idx.size))
-        self.set_visible(True)
-
-    def set_visible(self, visible: bool) -> None:
-        """Show or hide every item of this instance."""
-        for item in (self.edges, self.joints):
-            item.setVisible(visible)
-        if not visible:
-            self.label.setVisible(False)
+def draw_instance(item: InstanceGraphic, ann: Annotations, row: int, edge_index: np.ndarray) -> None:
+    """Give an instance's graphic the joints and limbs of row `row` of `ann`."""
+    color = instance_color(int(ann.ids[row]))
+    kps = ann.keypoints[row]
+    idx = np.flatnonzero(kps[:, 2] > 0)
+    where = np.full(kps.shape[0], -1)
+    where[idx] = np.arange(idx.size)
+    pairs = where[edge_index] if len(edge_index) else np.zeros((0, 2), int)
+    pairs = pairs[(pairs >= 0).all(axis=1)]
+    score = ann.scores[row, idx]
+    brushes, pens = marker_fill(color, kps[idx, 2])
+    symbols = marker_symbols(ann.origin[row, idx], score)
+    item.set_data(kps[idx, :2], pairs, marker_sizes(score), symbols, brushes, pens, color, str(row + 1))
 
 
 class CanvasView(pg.GraphicsView):
@@ -128,7 +99,7 @@ class CanvasView(pg.GraphicsView):
         self.setCentralItem(self.view)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image_item)
-        self.pool: list[InstanceItems] = []
+        self.pool: list[InstanceGraphic] = []
         self.selection_item = PassiveScatter(pxMode=True, brush=brush("#000000", 0), size=22)
         self.hover_item = PassiveScatter(pxMode=True, brush=brush("#000000", 0), size=26)
         self.selection_item.setZValue(30)
@@ -177,12 +148,14 @@ class CanvasView(pg.GraphicsView):
         """(Re)draw every instance of the current image, reusing graphics items."""
         ann = self.doc.image.annotations
         while len(self.pool) < ann.num_instances:
-            self.pool.append(InstanceItems(self.view))
-        for row, items in enumerate(self.pool):
+            item = InstanceGraphic()
+            item.setZValue(10)
+            self.view.addItem(item)
+            self.pool.append(item)
+        for row, item in enumerate(self.pool):
             if row < ann.num_instances:
-                items.show(ann, row, row + 1, self.edge_index)
-            else:
-                items.set_visible(False)
+                draw_instance(item, ann, row, self.edge_index)
+            item.setVisible(row < ann.num_instances)
 
     def draw_overlay(self) -> None:
         """Rings around selected keypoints and the hovered one."""
@@ -198,8 +171,7 @@ class CanvasView(pg.GraphicsView):
         selected = set(self.doc.selected_instances())
         for row in range(min(ann.num_instances, len(self.pool))):
             dim = bool(selected) and int(ann.ids[row]) not in selected
-            self.pool[row].joints.setOpacity(0.45 if dim else 1.0)
-            self.pool[row].edges.setOpacity(0.5 if dim else 1.0)
+            self.pool[row].setOpacity(0.4 if dim else 1.0)
 
     @staticmethod
     def _positions(ann: Annotations, keys: list[Key]) -> np.ndarray:

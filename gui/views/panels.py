@@ -55,15 +55,19 @@ class InstancePanel(QtWidgets.QTableWidget):
                 f"{counts[row]}/{k}",
             )
             for col, text in enumerate(cells):
-                item = QtWidgets.QTableWidgetItem(text)
+                item = self.item(row, col)
+                if item is None:
+                    # Items are created once and then reused: replacing them on every refresh trips a
+                    # reference-counting bug in PySide6 6.12 (a fatal "deallocating None" after many calls).
+                    item = QtWidgets.QTableWidgetItem()
+                    self.setItem(row, col, item)
+                item.setText(text)
                 if col == 0:
                     item.setBackground(QtGui.QColor(instance_color(inst)))
                     item.setForeground(QtGui.QColor("#000000"))
                     item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-                elif inst in selected:
-                    item.setBackground(QtGui.QColor("#3d5a80"))
-                item.setData(QtCore.Qt.ItemDataRole.UserRole, inst)
-                self.setItem(row, col, item)
+                else:
+                    item.setBackground(QtGui.QColor("#3d5a80") if inst in selected else QtGui.QBrush())
 
     def _clicked(self, row: int, _col: int) -> None:
         inst = int(self.doc.image.annotations.ids[row])
@@ -165,8 +169,10 @@ class ImageList(QtWidgets.QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
-        for col in (0, 2, 3, 4):
-            header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed widths: ResizeToContents would ask every row for its text on each change (slow at 1,000s).
+        for col, width in ((0, 44), (2, 40), (3, 64), (4, 50)):
+            header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(col, width)
         self.clicked.connect(lambda index: self.image_chosen.emit(self.proxy.mapToSource(index).row()))
         doc.subscribe(self._follow)
 

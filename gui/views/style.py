@@ -42,7 +42,7 @@ HOVER_COLOR = "#ffd400"
 
 LEGEND = (
     "● detected   ◆ refined-in (filled in by grouping)   ■ placed by hand   ▲ low score (< 0.3)   "
-    "hollow = occluded; size and opacity follow the score"
+    "hollow = occluded; marker size follows the score"
 )
 
 
@@ -70,18 +70,12 @@ def pen(color: str, width: float = 1.5, alpha: int = 255) -> QtGui.QPen:
 
 
 def marker_symbols(origin: np.ndarray, score: np.ndarray) -> list[str]:
-    """Per-keypoint symbol: diamond refined-in, square hand-placed, triangle low score, else circle."""
-    out = []
-    for o, s in zip(origin.tolist(), score.tolist(), strict=True):
-        if o == REFINED:
-            out.append("d")
-        elif o == ADDED:
-            out.append("s")
-        elif s == s and s < LOW_SCORE:
-            out.append("t")
-        else:
-            out.append("o")
-    return out
+    """Per-keypoint symbol: 'd' refined-in, 's' hand-placed, 't' low score, else 'o' (circle)."""
+    symbols = np.full(origin.shape, "o", dtype=object)
+    symbols[np.isfinite(score) & (score < LOW_SCORE)] = "t"
+    symbols[origin == ADDED] = "s"
+    symbols[origin == REFINED] = "d"
+    return symbols.tolist()
 
 
 def marker_sizes(score: np.ndarray, base: float = 7.0) -> np.ndarray:
@@ -90,11 +84,9 @@ def marker_sizes(score: np.ndarray, base: float = 7.0) -> np.ndarray:
     return base + 7.0 * s
 
 
-def marker_brushes(color: str, visibility: np.ndarray, score: np.ndarray) -> list[QtGui.QBrush]:
-    """Filled with opacity by score; occluded joints hollow."""
-    s = np.where(np.isfinite(score), np.clip(score, 0.0, 1.0), 1.0)
-    alphas = (90 + 165 * s).astype(int) // 15 * 15  # quantised so the brush cache stays small
-    return [
-        brush(color, 0) if v == OCCLUDED else brush(color, int(a))
-        for v, a in zip(visibility.tolist(), alphas.tolist(), strict=True)
-    ]
+def marker_fill(color: str, visibility: np.ndarray) -> tuple[list[QtGui.QBrush], list[QtGui.QPen]]:
+    """Brush and pen per keypoint: filled with a dark outline; hollow in the instance colour if occluded."""
+    filled, outline = brush(color, 235), pen("#000000", 1.0, 170)
+    hollow, ring = brush(color, 0), pen(color, 2.0)
+    occluded = (visibility == OCCLUDED).tolist()
+    return [hollow if o else filled for o in occluded], [ring if o else outline for o in occluded]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup_gui.document import Annotations, Change, Document, Key
 from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, instance_color, pen
@@ -39,6 +39,34 @@ def short_name(joint: str) -> str:
     return joint[:6]
 
 
+class MeanLines(pg.GraphicsObject):
+    """Every instance's mean tag as a horizontal line across the joint types (one item, cheap to update)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[float, QtGui.QPen]] = []
+        self.width = 1
+
+    def set_lines(self, lines: list[tuple[float, QtGui.QPen]], num_joints: int) -> None:
+        """Draw a line at each (value, pen) from joint -0.5 to K - 0.5."""
+        self.prepareGeometryChange()
+        self.lines, self.width = lines, num_joints
+        self.update()
+
+    def boundingRect(self) -> QtCore.QRectF:
+        """The span of the lines."""
+        if not self.lines:
+            return QtCore.QRectF()
+        values = [v for v, _ in self.lines]
+        return QtCore.QRectF(-0.5, min(values), self.width, max(values) - min(values))
+
+    def paint(self, painter: QtGui.QPainter, *args) -> None:
+        """Cosmetic pens, so the lines stay thin at any zoom."""
+        for value, line_pen in self.lines:
+            painter.setPen(line_pen)
+            painter.drawLine(QtCore.QPointF(-0.5, value), QtCore.QPointF(self.width - 0.5, value))
+
+
 class TagView(QtWidgets.QWidget):
     """Plots the current image's tags; emits clicks and hovers on points."""
 
@@ -68,7 +96,8 @@ class TagView(QtWidgets.QWidget):
         self.points.sigClicked.connect(self._clicked)
         self.points.sigHovered.connect(self._hovered)
         self.plot.addItem(self.points)
-        self.means: list[pg.PlotCurveItem] = []
+        self.means = MeanLines()
+        self.plot.addItem(self.means)
         self.overlay = pg.ScatterPlotItem(pxMode=True, size=17, brush=brush("#000000", 0))
         self.overlay.setZValue(20)
         self.plot.addItem(self.overlay)
@@ -113,19 +142,11 @@ class TagView(QtWidgets.QWidget):
         self.points.setData(
             x=x, y=y, brush=[brush(c, 220) for c in colors], pen=[pen(c, 1.0) for c in colors], data=rows
         )
-        while len(self.means) < n:
-            item = pg.PlotCurveItem()
-            self.plot.addItem(item)
-            self.means.append(item)
-        for r, item in enumerate(self.means):
-            row_ok = ok[r] if r < n else np.zeros(k, bool)
-            if r < n and row_ok.any():
-                mean = float(values[r, row_ok].mean())
-                line = pen(instance_color(int(ann.ids[r])), 1.5, 150)
-                item.setData([-0.5, k - 0.5], [mean, mean], pen=line)
-                item.setVisible(True)
-            else:
-                item.setVisible(False)
+        lines = []
+        for r in range(n):
+            if ok[r].any():
+                lines.append((float(values[r, ok[r]].mean()), pen(instance_color(int(ann.ids[r])), 1.5, 150)))
+        self.means.set_lines(lines, k)
         self.empty_note.setVisible(not ok.any())
         if not ok.any():
             self.empty_note.setPos((k - 1) / 2, 0)

@@ -1,0 +1,143 @@
+"""Labelling companion speed, offscreen: open a 1,000-image x 30-instance project, switch images, drag.
+
+Targets (issue 6): open < 2 s; switch image + redraw < 50 ms; a drag redraws at an interactive rate
+(>= 30 steps/s). Baselines measured in the same run: `json.loads` of the same project file (the least any
+loader must do) for opening, and a switch with the canvas items rebuilt from scratch for redrawing.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui.py [--images 1000] [--instances 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+from PIL import Image
+
+from aegroup.schema import load_schema
+from aegroup_gui.app import MainWindow, application
+from aegroup_gui.controllers import actions
+from aegroup_gui.controllers.session import open_session
+from aegroup_gui.demo import noisy_results, random_coco
+from aegroup_gui.files import open_project, open_results, save_document
+
+
+def make_project(folder: Path, n_images: int, n_instances: int) -> Path:
+    """A saved project of noisy predictions (with candidates) over random poses; 20 real image files."""
+    schema = load_schema("coco17")
+    names = []
+    rng = np.random.default_rng(0)
+    (folder / "images").mkdir()
+    for i in range(20):
+        pixels = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / "images" / f"frame_{i:02d}.png")
+        names.append(f"frame_{i:02d}.png")
+    coco = random_coco(schema, n_images, n_instances, size=(640, 480), seed=1, file_names=names)
+    results = folder / "results.json"
+    results.write_text(json.dumps(noisy_results(coco, schema, seed=2)))
+    return save_document(open_results(results, folder / "images"), folder / "bench.aeproj")
+
+
+def timed(fn, repeat: int = 1) -> tuple[float, object]:
+    """Best wall time of `repeat` calls and the last result."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def bench_switch(window: MainWindow, steps: int, rebuild: bool, edit_first: bool = False) -> list[float]:
+    """Per-switch milliseconds (document change + every view redrawn and painted + autosave if edited)."""
+    app = application()
+    n = len(window.doc.images)
+    times = []
+    for i in range(steps):
+        if edit_first:  # an edit, so leaving the image writes the autosave sidecar
+            window.editor.run(lambda: actions.toggle_reviewed(window.doc))
+        start = time.perf_counter()
+        if rebuild:  # baseline: throw the pooled graphics items away, as a naive canvas would
+            for items in window.canvas.pool:
+                for item in (items.edges, items.joints, items.label):
+                    window.canvas.view.removeItem(item)
+            window.canvas.pool.clear()
+        window.go_to((i * 37 + 1) % n)
+        app.processEvents()  # runs the posted paint events of every view
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def bench_drag(window: MainWindow, steps: int) -> tuple[float, int]:
+    """Drag steps per second (a move command merged into one undo step + redraw), and undo steps added."""
+    app = application()
+    ann = window.doc.image.annotations
+    key = ann.present_keys()[0]
+    x0, y0 = ann.keypoints[ann.row(key[0]), key[1], :2]
+    before = window.stack.count()
+    start = time.perf_counter()
+    for i in range(steps):
+        window.canvas.keypoint_dragged.emit(key, float(x0 + i * 0.5), float(y0 + i * 0.25), 999)
+        window.canvas.viewport().repaint()
+        app.processEvents()
+    elapsed = time.perf_counter() - start
+    return steps / elapsed, window.stack.count() - before
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--instances", type=int, default=30)
+    args = parser.parse_args()
+    application()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        t_make, path = timed(lambda: make_project(folder, args.images, args.instances))
+        size_mb = path.stat().st_size / 1e6
+        print(f"project: {args.images} images x {args.instances} instances x 17 joints, {size_mb:.1f} MB")
+        t_json, _ = timed(lambda: json.loads(path.read_text()), repeat=3)
+        t_open, doc = timed(lambda: open_project(path), repeat=3)
+        t_window, window = timed(
+            lambda: MainWindow(open_session(None, project=path), ask_save=lambda _: "discard")
+        )
+        print(f"baseline json.loads of the file:       {t_json * 1000:8.0f} ms")
+        print(
+            f"open project (validate + arrays):       {t_open * 1000:8.0f} ms   "
+            f"({t_open / t_json:.2f}x json.loads; target < 2000 ms)"
+        )
+        print(f"open + build the main window:           {t_window * 1000:8.0f} ms")
+        window.resize(1600, 1000)
+        window.show()
+        application().processEvents()
+        warm = bench_switch(window, 5, rebuild=False)
+        pooled = bench_switch(window, 60, rebuild=False)
+        naive = bench_switch(window, 30, rebuild=True)
+        med, p95 = statistics.median(pooled), float(np.percentile(pooled, 95))
+        print(
+            f"switch image + redraw (pooled items):   {med:8.1f} ms median, {p95:.1f} ms p95 "
+            f"(target < 50 ms; first {warm[0]:.1f} ms)"
+        )
+        print(
+            f"baseline: items rebuilt each switch:    {statistics.median(naive):8.1f} ms median "
+            f"({statistics.median(naive) / med:.2f}x pooled)"
+        )
+        rate, undo_steps = bench_drag(window, 120)
+        print(f"drag: {rate:8.1f} redraws/s over 120 steps, {undo_steps} undo step(s) (target >= 30/s)")
+        dirty = bench_switch(window, 20, rebuild=False, edit_first=True)
+        print(f"switch after an edit (+ autosave write):{statistics.median(dirty):8.1f} ms median")
+        t_save, _ = timed(lambda: save_document(doc, folder / "copy.aeproj"))
+        print(f"save project (atomic):                  {t_save * 1000:8.0f} ms   (setup {t_make:.1f} s)")
+        window.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""One graphics item per instance: limbs, joint markers (fixed screen size) and its panel number.
+
+Drawn with QPainter directly: pyqtgraph's general ScatterPlotItem/PlotCurveItem pair costs several
+times more per update, which decides whether switching images stays under 50 ms (benchmarks/bench_gui.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+from aegroup_gui.views.style import pen
+
+MARKER_PADDING_PX = 16.0
+"""Screen pixels around the joints that the item may paint into (markers and the number label)."""
+
+
+def _polygon(points: tuple[tuple[float, float], ...]) -> QtGui.QPainterPath:
+    path = QtGui.QPainterPath()
+    path.addPolygon(QtGui.QPolygonF([QtCore.QPointF(x, y) for x, y in points]))
+    path.closeSubpath()
+    return path
+
+
+def _symbol_paths() -> dict[str, QtGui.QPainterPath]:
+    """Unit-size marker outlines centred on the origin."""
+    circle = QtGui.QPainterPath()
+    circle.addEllipse(QtCore.QPointF(0, 0), 0.5, 0.5)
+    square = QtGui.QPainterPath()
+    square.addRect(QtCore.QRectF(-0.42, -0.42, 0.84, 0.84))
+    diamond = QtGui.QPainterPath()
+    diamond.addPolygon(
+        QtGui.QPolygonF([QtCore.QPointF(*p) for p in ((0, -0.6), (0.6, 0), (0, 0.6), (-0.6, 0))])
+    )
+    diamond.closeSubpath()
+    triangle = QtGui.QPainterPath()
+    triangle.addPolygon(
+        QtGui.QPolygonF([QtCore.QPointF(*p) for p in ((0, -0.55), (0.55, 0.4), (-0.55, 0.4))])
+    )
+    triangle.closeSubpath()
+    return {"o": circle, "s": square, "d": diamond, "t": triangle}
+
+
+SYMBOLS = _symbol_paths()
+
+
+class InstanceGraphic(pg.GraphicsObject):
+    """Limbs, joints and number of one instance; markers keep their pixel size at any zoom."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.xy = np.zeros((0, 2))
+        self.pairs = np.zeros((0, 2), int)
+        self.sizes = np.zeros(0)
+        self.symbols: list[str] = []
+        self.brushes: list[QtGui.QBrush] = []
+        self.pens: list[QtGui.QPen] = []
+        self.limb_pen = pen("#ffffff")
+        self.color = QtGui.QColor("#ffffff")
+        self.number = ""
+        self._rect = QtCore.QRectF()
+        self._px = 1.0  # data units per screen pixel, refreshed when the view zooms
+        self.font = QtGui.QFont()
+        self.font.setBold(True)
+        self.font.setPixelSize(13)
+
+    def set_data(
+        self,
+        xy: np.ndarray,
+        pairs: np.ndarray,
+        sizes: np.ndarray,
+        symbols: list[str],
+        brushes: list[QtGui.QBrush],
+        pens: list[QtGui.QPen],
+        color: str,
+        number: str,
+    ) -> None:
+        """Replace what is drawn: joints (J, 2) image pixels, limbs as (E, 2) indices into them."""
+        self.prepareGeometryChange()
+        self.xy, self.pairs, self.sizes = xy, pairs, sizes
+        self.symbols, self.brushes, self.pens = symbols, brushes, pens
+        self.limb_pen = pen(color, 2.0, 220)
+        self.color = QtGui.QColor(color)
+        self.number = number
+        self._update_rect()
+        self.update()
+
+    def viewTransformChanged(self) -> None:
+        """Zoom changed: the padding in data units changes with it."""
+        length = self.pixelLength(QtCore.QPointF(1, 0))
+        self._px = float(length) if length else 1.0
+        self.prepareGeometryChange()
+        self._update_rect()
+
+    def _update_rect(self) -> None:
+        if not len(self.xy):
+            self._rect = QtCore.QRectF()
+            return
+        lo, hi = self.xy.min(axis=0), self.xy.max(axis=0)
+        pad = MARKER_PADDING_PX * self._px * 2
+        self._rect = QtCore.QRectF(lo[0] - pad, lo[1] - pad, hi[0] - lo[0] + 2 * pad, hi[1] - lo[1] + 2 * pad)
+
+    def boundingRect(self) -> QtCore.QRectF:
+        """Joints plus marker padding."""
+        return self._rect
+
+    def paint(self, painter: QtGui.QPainter, *args) -> None:
+        """Limbs (no antialiasing: 4x cheaper), then antialiased markers and the number, in screen space."""
+        if not len(self.xy):
+            return
+        t = painter.transform()
+        sx = t.m11() * self.xy[:, 0] + t.m21() * self.xy[:, 1] + t.dx()
+        sy = t.m12() * self.xy[:, 0] + t.m22() * self.xy[:, 1] + t.dy()
+        painter.save()
+        painter.resetTransform()
+        if len(self.pairs):
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+            painter.setPen(self.limb_pen)
+            a, b = self.pairs[:, 0], self.pairs[:, 1]
+            painter.drawLines(
+                [
+                    QtCore.QLineF(sx[i], sy[i], sx[j], sy[j])
+                    for i, j in zip(a.tolist(), b.tolist(), strict=True)
+                ]
+            )
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        for i, (x, y) in enumerate(zip(sx.tolist(), sy.tolist(), strict=True)):
+            painter.setPen(self.pens[i])
+            painter.setBrush(self.brushes[i])
+            size = float(self.sizes[i])
+            painter.drawPath(QtGui.QTransform(size, 0, 0, size, x, y).map(SYMBOLS[self.symbols[i]]))
+        top = int(np.argmin(sy))
+        painter.setFont(self.font)
+        painter.setPen(self.color)
+        painter.drawText(QtCore.QPointF(sx[top] - 4, sy[top] - 10), self.number)
+        painter.restore()
