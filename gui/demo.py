@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from aegroup.schema import PoseSchema
+from aegroup.io.atomic import atomic_write_json
+from aegroup.io.coco import read_json
+from aegroup.schema import PoseSchema, load_schema
 
 
 def noisy_results(
@@ -134,3 +138,26 @@ def random_coco(
                 }
             )
     return {"images": images, "annotations": annotations, "categories": [schema.to_coco_category(1)]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m aegroup_gui.demo GT.json RESULTS.json`: noisy results, to try the labeller."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("annotations", type=Path, help="COCO keypoints file (e.g. from `aegroup synth`)")
+    parser.add_argument("out", type=Path, help="results file to write")
+    parser.add_argument("--schema", default=None, help="schema name or file (default: from the file)")
+    parser.add_argument("--tag-dim", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    coco = read_json(args.annotations)
+    if args.schema:
+        schema = load_schema(args.schema)
+    else:
+        schema = PoseSchema.from_coco_category(next(c for c in coco["categories"] if c.get("keypoints")))
+    results = noisy_results(coco, schema, tag_dim=args.tag_dim, seed=args.seed)
+    atomic_write_json(args.out, results)
+    print(f"wrote {args.out}: {len(results['annotations'])} instances in {len(results['images'])} images")
+
+
+if __name__ == "__main__":
+    main()

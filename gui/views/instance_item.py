@@ -80,7 +80,7 @@ class InstanceGraphic(pg.GraphicsObject):
         self.prepareGeometryChange()
         self.xy, self.pairs, self.sizes = xy, pairs, sizes
         self.symbols, self.brushes, self.pens = symbols, brushes, pens
-        self.limb_pen = pen(color, 2.0, 220)
+        self.limb_pen = pen(color, 3.0, 230)
         self.color = QtGui.QColor(color)
         self.number = number
         self._update_rect()

@@ -78,10 +78,10 @@ def marker_symbols(origin: np.ndarray, score: np.ndarray) -> list[str]:
     return symbols.tolist()
 
 
-def marker_sizes(score: np.ndarray, base: float = 7.0) -> np.ndarray:
+def marker_sizes(score: np.ndarray, base: float = 9.0) -> np.ndarray:
     """Marker size in pixels grows with the score (full size when unknown)."""
     s = np.where(np.isfinite(score), np.clip(score, 0.0, 1.0), 1.0)
-    return base + 7.0 * s
+    return base + 8.0 * s
 
 
 def marker_fill(color: str, visibility: np.ndarray) -> tuple[list[QtGui.QBrush], list[QtGui.QPen]]:
