@@ -109,3 +109,37 @@ def test_export_bad_inputs_are_one_line_errors(tmp_path, cli) -> None:
 def test_export_help(cli) -> None:
     result = cli("export", "--help")
     assert result.code == 0 and "--min-score" in result.out
+
+
+def test_export_project_keeps_corrections_and_visibility(tmp_path, cli) -> None:
+    from aegroup.io.project import Project, ProjectImage, ProjectInstance, save_project
+
+    schema = load_schema(GECKO)
+    k = schema.num_joints
+
+    def instance(i: int, status: str, score: float | None, v: int) -> ProjectInstance:
+        kp = [float(10 * i + j) if j % 3 != 2 else float(v) for j in range(3 * k)]
+        return ProjectInstance(
+            id=i, status=status, score=score, keypoints=kp, scores=[None] * k, origin=["added"] * k
+        )
+
+    image = ProjectImage(
+        id=5,
+        file_name="a.png",
+        width=100,
+        height=80,
+        instances=[
+            instance(1, "predicted", 0.9, 2),  # kept: confident
+            instance(2, "predicted", 0.1, 2),  # dropped by --min-score
+            instance(3, "corrected", 0.1, 1),  # kept: a person fixed it; occluded joints stay v=1
+            instance(4, "added", None, 0),  # no labelled joint: nothing to train on
+        ],
+    )
+    project = Project(schema=schema, image_dir="images", tag_dim=1, images=[image])
+    save_project(tmp_path / "p.aeproj", project)
+    result = cli("export", tmp_path / "p.aeproj", "--out", tmp_path / "t.json", "--min-score", "0.5")
+    assert result.code == 0, result.err
+    anns = json.loads((tmp_path / "t.json").read_text())["annotations"]
+    assert [a["keypoints"][2::3] for a in anns] == [[2] * k, [1] * k]
+    assert [a["keypoints"][0] for a in anns] == [10.0, 30.0]
+    assert all(a["image_id"] == 5 for a in anns)
