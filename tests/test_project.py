@@ -38,13 +38,13 @@ def results_document(tmp_path: Path, tag_dim: int = 2) -> Document:
 
 def edit_some(doc: Document) -> None:
     """A few edits of different kinds on images 0 and 1."""
-    doc.set_selection(doc.image.annotations.keys()[:3])
+    doc.set_selection(doc.image.annotations.present_keys()[:3])
     actions.reassign(doc, None).command.apply(doc)
-    doc.set_selection(doc.image.annotations.keys()[5:6])
+    doc.set_selection(doc.image.annotations.present_keys()[5:6])
     actions.cycle_visibility(doc).command.apply(doc)
     actions.accept_image(doc).command.apply(doc)
     doc.set_current(1)
-    doc.set_selection(doc.image.annotations.keys()[:1])
+    doc.set_selection(doc.image.annotations.present_keys()[:1])
     actions.delete_keypoints(doc).command.apply(doc)
 
 
@@ -146,3 +146,18 @@ def test_export_reads_back_through_the_dataset(tmp_path: Path) -> None:
     assert total == n_instances
     reviewed_only = export_coco(doc, tmp_path / "reviewed.json", reviewed_only=True)
     assert reviewed_only[1] == 1
+
+
+def test_real_coco_sets_open_and_export_unchanged(real_set, tmp_path: Path) -> None:
+    from aegroup.io.coco import load_coco
+
+    ann_file, folder, schema_name = real_set
+    doc = open_coco(ann_file, folder, schema_name)
+    out, _, _ = export_coco(doc, tmp_path / "export.json")
+    original = load_coco(ann_file, load_schema(schema_name))
+    exported = load_coco(out, load_schema(schema_name))
+    for image_id in original.image_ids:
+        kps, crowd = original.keypoints(image_id)
+        labelled = kps[~crowd & (kps[..., 2] > 0).any(axis=1)]
+        again, _ = exported.keypoints(image_id)
+        assert np.allclose(again, np.round(labelled, 2))
