@@ -81,7 +81,10 @@ def main() -> None:
     parser.add_argument(
         "--compile-paper", action="store_true", help="on a CPU, also compile the paper preset"
     )
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = device.type == "cuda"
     batch = args.batch or (16 if on_gpu else 2)
