@@ -42,22 +42,23 @@ def ae_loss(
     `f = exp(-|r_i - r_j|^2)` (kind "exp") or `max(0, 1 - |r_i - r_j|)` (kind "max"). Push is 0 for
     n < 2, both are 0 for n = 0. Half-precision tags are promoted to float32 (float64 stays float64).
     """
-    tags = tags.to(torch.promote_types(tags.dtype, torch.float32))
-    joint_tags = gather_joint_tags(tags, joints)  # [B, M, K, D]
-    visible = (joints[..., 1] > 0).to(tags.dtype)  # [B, M, K]
+    dtype = torch.promote_types(tags.dtype, torch.float32)
+    # Promote after the gather: only B*M*K tags are copied, not the whole map.
+    joint_tags = gather_joint_tags(tags, joints).to(dtype)  # [B, M, K, D]
+    visible = (joints[..., 1] > 0).to(dtype)  # [B, M, K]
     count = visible.sum(dim=2)  # [B, M] visible joints per instance
     present = count > 0
     ref = (joint_tags * visible.unsqueeze(-1)).sum(dim=2) / count.clamp(min=1).unsqueeze(-1)  # [B, M, D]
 
     sq_to_ref = (joint_tags - ref.unsqueeze(2)).square().sum(dim=-1)  # [B, M, K]
     pull_inst = (sq_to_ref * visible).sum(dim=2) / count.clamp(min=1)  # [B, M]
-    n = present.sum(dim=1).to(tags.dtype)  # [B]
+    n = present.sum(dim=1).to(dtype)  # [B]
     pull = (pull_inst * present).sum(dim=1) / n.clamp(min=1)
 
     # The diagonal terms f(r_i, r_i) = 1 cancel the "- n" of the formula, so only pairs i != j are summed.
     sq_pair = (ref.unsqueeze(2) - ref.unsqueeze(1)).square().sum(dim=-1)  # [B, M, M]
     m = joints.shape[1]
-    off_diag = ~torch.eye(m, dtype=torch.bool, device=tags.device)
+    off_diag = ~torch.eye(m, dtype=torch.bool, device=joints.device)
     pair_mask = present.unsqueeze(2) & present.unsqueeze(1) & off_diag
     pair_sum = torch.where(pair_mask, _push_kernel(sq_pair, kind), torch.zeros_like(sq_pair)).sum(dim=(1, 2))
     push = pair_sum / (n * (n - 1)).clamp(min=1) * 0.5
