@@ -8,6 +8,7 @@ time, throughput), plus the command that opens the predictions in the labelling 
 from __future__ import annotations
 
 import shlex
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,7 @@ class DemoSettings(BaseModel):
     steps: int = Field(default=600, ge=1, description="Optimiser steps of the tiny model.")
     batch_size: int = Field(default=16, ge=1, description="Images per step.")
     lr: float = Field(default=2e-3, gt=0, description="Peak Adam learning rate (cosine decay).")
+    tag_weight: float = Field(default=1e-2, gt=0, description="Weight of the push and pull tag losses.")
     workers: int = Field(default=1, ge=0, description="Data-loading worker processes.")
     device: str = Field(default="auto", description="'auto' (CUDA when present), 'cpu' or 'cuda:N'.")
     seed: int = Field(default=0, description="Seeds the synthetic data and the training.")
@@ -88,11 +90,38 @@ def train_config(settings: DemoSettings) -> dict[str, Any]:
         # Validate about four times: enough to keep the best checkpoint without slowing training much.
         "val_every": max(1, epochs // 4),
         "optim": {"lr": settings.lr, "schedule": "cosine", "warmup_steps": min(50, settings.steps // 10)},
+        # Tags start out nearly equal, where the paper's exp push has almost no gradient; the hinge push
+        # ("max") and 10x the paper's tag weights separate instances within a few hundred steps.
+        "loss": {"kind": "max", "push_weight": settings.tag_weight, "pull_weight": settings.tag_weight},
         "workers": settings.workers,
         "device": settings.device,
         "seed": settings.seed,
         "output_dir": "train",
     }
+
+
+DEMO_FILES = ("skeleton.yaml", "train.yaml", "data", "train", "metrics.json")
+
+
+def prepare_output(out: Path, echo: Callable[[str], None]) -> None:
+    """Create the output folder; a previous demo's output there is replaced, anything else is refused."""
+    if out.exists() and not out.is_dir():
+        raise AegroupError(f"{out}: --out must be a folder, not a file")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "train.yaml").is_file() or not (out / "skeleton.yaml").is_file():
+            raise AegroupError(
+                f"{out}: folder exists and is not a previous demo output; choose another --out"
+            )
+        echo(f"replacing the previous demo output in {out}")
+        for name in DEMO_FILES:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        for old in out.glob("results-*.json"):
+            old.unlink()
+    out.mkdir(parents=True, exist_ok=True)
 
 
 def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -104,7 +133,7 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
     start = time.perf_counter()
     out = settings.out
     schema = demo_schema(settings)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output(out, echo)
     atomic_write_text(out / "skeleton.yaml", schema.to_yaml())
     echo(f"synthesising {settings.train_images} train + {settings.val_images} val images of '{schema.name}'")
     data = make_data(settings, schema)
@@ -120,6 +149,7 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
         "train_seconds": round(result.seconds, 1),
         "train_images_per_s": round(result.images_per_s, 1),
         "checkpoint": str(result.checkpoint),
+        "device": settings.device if settings.device != "auto" else auto_device(),
         "groupers": per_grouper,
         "total_seconds": round(time.perf_counter() - start, 1),
         "label_command": label,
@@ -144,6 +174,13 @@ def predict_and_evaluate(checkpoint: Path, gt: Path, out: Path, method: str) -> 
         "metrics": {k: round(v, 4) for k, v in scores.items()},
         "predict_images_per_s": round(summary.images_per_s, 1),
     }
+
+
+def auto_device() -> str:
+    """What device 'auto' picked: 'cuda' when a GPU is usable, else 'cpu'."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def label_command(images: Path, results: Path) -> str:
