@@ -66,9 +66,8 @@ def bench_switch(window: MainWindow, steps: int, rebuild: bool, edit_first: bool
             window.editor.run(lambda: actions.toggle_reviewed(window.doc))
         start = time.perf_counter()
         if rebuild:  # baseline: throw the pooled graphics items away, as a naive canvas would
-            for items in window.canvas.pool:
-                for item in (items.edges, items.joints, items.label):
-                    window.canvas.view.removeItem(item)
+            for item in window.canvas.pool:
+                window.canvas.view.removeItem(item)
             window.canvas.pool.clear()
         window.go_to((i * 37 + 1) % n)
         app.processEvents()  # runs the posted paint events of every view
