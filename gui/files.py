@@ -149,12 +149,6 @@ def default_project_path(source: Path) -> Path:
     return Path(source).with_suffix(".aeproj")
 
 
-def image_file(doc: Document, index: int) -> Path:
-    """Path of an image's pixels."""
-    folder = doc.image_dir or Path(".")
-    return folder / doc.images[index].file_name
-
-
 def keypoints_of(doc: Document) -> dict[int, np.ndarray]:
     """Image id -> (N, K, 3) x, y, v of the instances with at least one joint (what export writes)."""
     out = {}

@@ -17,6 +17,7 @@ MARKER_PADDING_PX = 16.0
 
 
 def _polygon(points: tuple[tuple[float, float], ...]) -> QtGui.QPainterPath:
+    """A closed outline through `points`."""
     path = QtGui.QPainterPath()
     path.addPolygon(QtGui.QPolygonF([QtCore.QPointF(x, y) for x, y in points]))
     path.closeSubpath()
@@ -29,16 +30,8 @@ def _symbol_paths() -> dict[str, QtGui.QPainterPath]:
     circle.addEllipse(QtCore.QPointF(0, 0), 0.5, 0.5)
     square = QtGui.QPainterPath()
     square.addRect(QtCore.QRectF(-0.42, -0.42, 0.84, 0.84))
-    diamond = QtGui.QPainterPath()
-    diamond.addPolygon(
-        QtGui.QPolygonF([QtCore.QPointF(*p) for p in ((0, -0.6), (0.6, 0), (0, 0.6), (-0.6, 0))])
-    )
-    diamond.closeSubpath()
-    triangle = QtGui.QPainterPath()
-    triangle.addPolygon(
-        QtGui.QPolygonF([QtCore.QPointF(*p) for p in ((0, -0.55), (0.55, 0.4), (-0.55, 0.4))])
-    )
-    triangle.closeSubpath()
+    diamond = _polygon(((0, -0.6), (0.6, 0), (0, 0.6), (-0.6, 0)))
+    triangle = _polygon(((0, -0.55), (0.55, 0.4), (-0.55, 0.4)))
     return {"o": circle, "s": square, "d": diamond, "t": triangle}
 
 
