@@ -8,6 +8,7 @@ thread per process when two run) and the ratio of images/s is printed. On a CUDA
 on the GPU with mixed precision (bf16).
 
 Usage: python benchmarks/bench_train.py [--presets tiny,mid,paper] [--steps N] [--no-torchrun]
+On a busy machine, `OMP_NUM_THREADS=1` keeps spinning OpenMP threads from dominating the figures.
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ def bench_presets(data: Path, work: Path, presets: list[str], scale: float) -> N
 
 def torchrun_images_per_s(config_path: Path, out: Path, nproc: int) -> float:
     """Images/s reported by `aegroup train` under torchrun with `nproc` CPU processes."""
-    threads = max(1, (os.cpu_count() or 2) // nproc)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    # The cores are shared out between the processes unless OMP_NUM_THREADS fixes the threads per process.
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 2) // nproc))
+    env = {**os.environ, "OMP_NUM_THREADS": threads}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
     command += ["-m", "aegroup", "train", str(config_path), "--out", str(out), "--set", "device=cpu"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
@@ -125,7 +127,9 @@ def bench_torchrun(data: Path, work: Path, scale: float) -> None:
     path.write_text(yaml.safe_dump(data_dict))
     one = torchrun_images_per_s(path, work / "np1", 1)
     two = torchrun_images_per_s(path, work / "np2", 2)
-    print(f"tiny under torchrun on {os.cpu_count()} CPU cores, batch {batch} per process:")
+    fixed = os.environ.get("OMP_NUM_THREADS")
+    threads = f"{fixed} thread(s) per process" if fixed else "the cores shared out between processes"
+    print(f"tiny under torchrun on {os.cpu_count()} CPU cores, {threads}, batch {batch} per process:")
     print(f"  1 process  {one:7.2f} images/s")
     print(f"  2 processes {two:7.2f} images/s  (2 vs 1: {two / one:.2f}x)")
 
