@@ -104,7 +104,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.image_list.image_chosen.connect(self.go_to)
         self.regroup_box.requested.connect(lambda m, t: ed.run(lambda: actions.regroup(self.doc, m, t)))
         ed.message.connect(self.show_message)
-        self.stack.indexChanged.connect(lambda _: self._update_title())
+        self.stack.indexChanged.connect(self._on_stack_index)
         self.doc.subscribe(self._on_change)
 
     def _build_menus(self) -> None:
@@ -151,6 +151,9 @@ class MainWindow(QtWidgets.QMainWindow):
             f"image {doc.current + 1}/{len(doc.images)}  ·  {doc.image.file_name}  ·  "
             f"{'reviewed' if doc.image.reviewed else 'not reviewed'}  ·  {reviewed} reviewed{missing}"
         )
+        self._update_title()
+
+    def _on_stack_index(self, _index: int) -> None:
         self._update_title()
 
     def _update_title(self) -> None:

@@ -30,14 +30,15 @@ class EditAnnotations:
     before: Annotations
     after: Annotations
     merge_key: tuple[object, ...] | None = None
+    positions_only: bool = False  # only coordinates differ between before and after
 
     def apply(self, doc: Document) -> None:
         """Install the edited annotations."""
-        doc.set_annotations(self.image, self.after)
+        doc.set_annotations(self.image, self.after, self.positions_only)
 
     def revert(self, doc: Document) -> None:
         """Reinstall the annotations from before the edit."""
-        doc.set_annotations(self.image, self.before)
+        doc.set_annotations(self.image, self.before, self.positions_only)
 
     def merge(self, later: EditAnnotations) -> bool:
         """Absorb a later step of the same drag (same key, continuing from this one's result)."""
@@ -46,6 +47,7 @@ class EditAnnotations:
         if later.before is not self.after:
             return False
         self.after = later.after
+        self.positions_only = self.positions_only and later.positions_only
         return True
 
 

@@ -136,7 +136,11 @@ class ImageRecord:
 
 @dataclass(frozen=True)
 class Change:
-    """What changed in the document: kind is annotations | review | current | selection | hover."""
+    """What changed in the document: kind is annotations | positions | review | current | selection | hover.
+
+    `positions` means only keypoint coordinates changed (a drag step): views that do not draw
+    coordinates (tag view, panels) can skip it.
+    """
 
     kind: str
     image: int
@@ -178,13 +182,13 @@ class Document:
         """The current image."""
         return self.images[self.current]
 
-    def set_annotations(self, index: int, annotations: Annotations) -> None:
-        """Replace the annotations of image `index` (commands call this)."""
+    def set_annotations(self, index: int, annotations: Annotations, positions_only: bool = False) -> None:
+        """Replace the annotations of image `index` (commands call this); see `Change` for the flag."""
         self.images[index].annotations = annotations
         self._touch(index)
         if index == self.current:
             self._prune_selection()
-        self._emit("annotations", index)
+        self._emit("positions" if positions_only else "annotations", index)
 
     def set_reviewed(self, index: int, reviewed: bool) -> None:
         """Set the review flag of image `index` (commands call this)."""

@@ -39,8 +39,14 @@ def _two_instances(doc: Document) -> tuple[int, int]:
 
 def move(doc: Document, key: Key, xy: tuple[float, float], drag_id: int) -> Outcome:
     """Move a keypoint; every step of one drag shares `drag_id` so they merge into one undo step."""
-    after = edits.move_keypoint(doc.image.annotations, key, xy)
-    return Outcome(edit(doc, "Move keypoint", after, merge_key=("move", drag_id, key)))
+    before = doc.image.annotations
+    after = edits.move_keypoint(before, key, xy)
+    command = edit(doc, "Move keypoint", after, merge_key=("move", drag_id, key))
+    # Later steps of a drag change coordinates only, so the tag view and panels need not redraw.
+    command.positions_only = np.array_equal(before.status, after.status) and np.array_equal(
+        before.origin, after.origin
+    )
+    return Outcome(command)
 
 
 def delete_keypoints(doc: Document) -> Outcome:

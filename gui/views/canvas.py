@@ -116,6 +116,7 @@ class CanvasView(pg.GraphicsView):
         self._drag_ids = itertools.count(1)
         self._drag_id = 0
         self.image_missing = False
+        self._drawn: Annotations | None = None  # what the instance items show now
         doc.subscribe(self.on_change)
         self.show_image()
 
@@ -126,6 +127,9 @@ class CanvasView(pg.GraphicsView):
             self.show_image()
         elif change.kind == "annotations" and change.image == self.doc.current:
             self.draw_instances()
+            self.draw_overlay()
+        elif change.kind == "positions" and change.image == self.doc.current:
+            self.draw_moved()
             self.draw_overlay()
         elif change.kind in ("selection", "hover"):
             self.draw_overlay()
@@ -153,9 +157,24 @@ class CanvasView(pg.GraphicsView):
             self.view.addItem(item)
             self.pool.append(item)
         for row, item in enumerate(self.pool):
+            item.set_cached(False)  # everything is redrawn once anyway; pixmaps would only add work
             if row < ann.num_instances:
                 draw_instance(item, ann, row, self.edge_index)
             item.setVisible(row < ann.num_instances)
+        self._drawn = ann
+
+    def draw_moved(self) -> None:
+        """Redraw only the instances whose coordinates changed since they were last drawn."""
+        ann, old = self.doc.image.annotations, self._drawn
+        if old is None or old.keypoints.shape != ann.keypoints.shape:
+            self.draw_instances()
+            return
+        rows = np.flatnonzero((old.keypoints != ann.keypoints).any(axis=(1, 2)))
+        for item in self.pool:  # during a drag the other instances are blitted from pixmaps
+            item.set_cached(True)
+        for row in rows.tolist():
+            draw_instance(self.pool[row], ann, row, self.edge_index)
+        self._drawn = ann
 
     def draw_overlay(self) -> None:
         """Rings around selected keypoints and the hovered one."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup_gui.views.style import pen
 
@@ -73,11 +73,18 @@ class InstanceGraphic(pg.GraphicsObject):
         self.prepareGeometryChange()
         self.xy, self.pairs, self.sizes = xy, pairs, sizes
         self.symbols, self.brushes, self.pens = symbols, brushes, pens
-        self.limb_pen = pen(color, 3.0, 230)
+        self.limb_pen = pen(color, 2.0, 230)
         self.color = QtGui.QColor(color)
         self.number = number
         self._update_rect()
         self.update()
+
+    def set_cached(self, cached: bool) -> None:
+        """Keep a pixmap of this item (worth it while another instance is dragged), or draw directly."""
+        mode = QtWidgets.QGraphicsItem.CacheMode
+        wanted = mode.DeviceCoordinateCache if cached else mode.NoCache
+        if self.cacheMode() != wanted:
+            self.setCacheMode(wanted)
 
     def viewTransformChanged(self) -> None:
         """Zoom changed: the padding in data units changes with it."""

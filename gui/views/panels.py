@@ -35,7 +35,9 @@ class InstancePanel(QtWidgets.QTableWidget):
 
     def on_change(self, change: Change) -> None:
         """Refresh on anything that changes what the rows say or highlight."""
-        if change.kind != "hover" and (change.kind == "current" or change.image == self.doc.current):
+        if change.kind in ("hover", "positions"):
+            return
+        if change.kind == "current" or change.image == self.doc.current:
             self.refresh()
 
     def refresh(self) -> None:
