@@ -29,7 +29,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = ModelConfig.preset("tiny", schema.num_joints, input_size=64)
     folder = tmp_path_factory.mktemp("ckpt") / "best"
     # A low detection threshold so that even untrained maps give candidates and instances to write.
-    decode = DecodeConfig(detection_threshold=0.0)
+    decode = DecodeConfig(detection_threshold=0.0, max_instances=3)
     return save_checkpoint(folder, build_model(config), schema, config, decode, 0, 0)
 
 
