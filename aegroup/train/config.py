@@ -26,8 +26,9 @@ class SplitConfig(BaseModel):
 
     ann_file: Path = Field(description="COCO keypoints JSON (e.g. from `aegroup export` or `aegroup synth`).")
     image_dir: Path = Field(description="Folder holding the images named in the JSON.")
-    categories: list[int] | None = Field(
-        default=None, description="COCO category ids to use (all categories sharing the skeleton when null)."
+    categories: list[int | str] | None = Field(
+        default=None,
+        description="COCO category ids or names to use (all categories sharing the skeleton when null).",
     )
 
 
@@ -152,11 +153,6 @@ class TrainConfig(BaseModel):
         if method not in names:
             raise ValueError(f"unknown grouper '{method}' (available: {', '.join(names)})")
         return method
-
-    @property
-    def schema_source(self) -> str | None:
-        """The `schema` field as written (built-in name or path), or None."""
-        return self.schema_
 
     def resolve_schema(self) -> PoseSchema:
         """Load the skeleton: the named/file schema, or the train file's first COCO category."""

@@ -46,7 +46,7 @@ def validate(
     model: torch.nn.Module,
     loader: DataLoader,
     gt_file: Path,
-    categories: list[int] | None,
+    categories: list[int | str] | None,
     schema: PoseSchema,
     method: str,
     decode: DecodeConfig,
