@@ -17,6 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 from aegroup.io.atomic import atomic_write_text
 
@@ -86,13 +87,14 @@ class RunLog:
         self.val_csv = CsvLog(out_dir / VAL_LOG, VAL_FIELDS)
         self.tb = _tensorboard(out_dir / "tensorboard")
         self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
+            TextColumn("[bold]epoch {task.fields[epoch]}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TimeElapsedColumn(table_column=Column(no_wrap=True)),
+            TextColumn("eta", table_column=Column(no_wrap=True)),
+            TimeRemainingColumn(table_column=Column(no_wrap=True)),
+            # Only the statistics wrap in a narrow terminal; the counts and times stay whole.
+            TextColumn("{task.fields[stats]}", table_column=Column(ratio=1, overflow="fold")),
             console=self.console,
         )
         self.task = self.progress.add_task(
@@ -105,8 +107,8 @@ class RunLog:
         if not self.enabled:
             return
         stats = (
-            f"loss {row['loss']:.4g} (hm {row['heatmap']:.3g} push {row['push']:.3g} pull {row['pull']:.3g}) "
-            f"{row['images_per_s']:.1f} img/s"
+            f"{row['images_per_s']:.1f} img/s loss {row['loss']:.3g} "
+            f"(hm {row['heatmap']:.3g} push {row['push']:.2g} pull {row['pull']:.2g})"
         )
         epoch = max(math.ceil(row["epoch"]), 1)
         self.progress.update(self.task, completed=row["step"], epoch=epoch, stats=stats)
