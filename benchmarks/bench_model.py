@@ -1,11 +1,11 @@
 """Training-step throughput (images/s) of each model preset: eager vs torch.compile, fp32 vs autocast.
 
 One step = forward, `total_loss`, backward and an Adam update, on a fixed random batch, channels_last,
-on the current device (CUDA when present, else CPU). Autocast is bf16 on both CPU and GPU. Compiling on
-a CPU takes minutes per preset, so on a CPU the paper preset's compiled rows are skipped unless
-`--compile-paper` is given, and the input side defaults to 128 px (the presets' own sizes on a GPU).
-Run: `.venv/bin/python benchmarks/bench_model.py [--presets tiny mid paper] [--no-compile] [--threads N]`.
-"""
+on the current device (CUDA when present, else CPU). Autocast is bf16 on both CPU and GPU. On a GPU the
+compiled rows run by default at the presets' own input sizes. On a CPU compiling takes minutes per
+configuration (about 8 on a busy 2-core machine for the tiny preset), so there the input side defaults
+to 128 px and compiled rows run only with `--compile`, the paper preset's only with `--compile-paper`.
+Run: `.venv/bin/python benchmarks/bench_model.py [--presets tiny mid paper] [--compile] [--threads N]`."""
 
 from __future__ import annotations
 
@@ -77,7 +77,12 @@ def main() -> None:
         "--batch", type=int, default=None, help="images per step (default: 2 on CPU, 16 on GPU)"
     )
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 3 on CPU, 20 on GPU)")
-    parser.add_argument("--no-compile", action="store_true", help="eager rows only")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add torch.compile rows (default: on a GPU only)",
+    )
     parser.add_argument(
         "--compile-paper", action="store_true", help="on a CPU, also compile the paper preset"
     )
@@ -95,9 +100,9 @@ def main() -> None:
     for preset in args.presets:
         size = args.size or (PRESETS[preset]["input_size"] if on_gpu else 128)
         for compiled in (False, True):
-            skip = compiled and (
-                args.no_compile or (preset == "paper" and not on_gpu and not args.compile_paper)
-            )
+            want = on_gpu if args.compile is None else args.compile
+            paper_on_cpu = preset == "paper" and not on_gpu and not args.compile_paper
+            skip = compiled and (not want or paper_on_cpu)
             for bf16 in (False, True):
                 mode, dtype = ("compile" if compiled else "eager"), ("bf16" if bf16 else "fp32")
                 if skip:
