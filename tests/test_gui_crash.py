@@ -53,9 +53,9 @@ while True:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A saved project (state A) large enough that writing it takes a while: 150 images x 20 instances."""
+    """A saved project (state A) large enough that writing it takes a while: 40 images x 30 instances."""
     schema = load_schema("coco17")
-    results = noisy_results(random_coco(schema, 150, 20, seed=9), schema, seed=10)
+    results = noisy_results(random_coco(schema, 40, 30, seed=9), schema, seed=10)
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
     return save_document(open_results(path, tmp_path), tmp_path / "work.aeproj")
