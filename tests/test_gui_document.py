@@ -57,7 +57,7 @@ OPS = [
 
 def run_op(doc: Document, op: str, picks: list[int], value: float, drag_id: int):
     """Select some keypoints from `picks`, then turn `op` into a command (None when refused)."""
-    keys = doc.image.annotations.keys()
+    keys = doc.image.annotations.present_keys()
     if op == "switch_image":
         doc.set_current(picks[0] % len(doc.images))
         return None
@@ -144,7 +144,7 @@ def _check_invariants(doc: Document) -> None:
 
 def test_drag_merges_into_one_step(tmp_path: Path) -> None:
     doc = make_document(tmp_path)
-    key = doc.image.annotations.keys()[0]
+    key = doc.image.annotations.present_keys()[0]
     before = doc.image.annotations
     first = actions.move(doc, key, (10.0, 20.0), drag_id=7).command
     first.apply(doc)
@@ -239,7 +239,7 @@ def test_refused_intents_say_why(tmp_path: Path) -> None:
     doc = make_document(tmp_path)
     with pytest.raises(actions.Refused, match="select keypoints"):
         actions.delete_keypoints(doc)
-    doc.set_selection(doc.image.annotations.keys()[:1])
+    doc.set_selection(doc.image.annotations.present_keys()[:1])
     with pytest.raises(actions.Refused, match="exactly two instances"):
         actions.merge(doc)
     with pytest.raises(actions.Refused, match="no instance #9"):
@@ -250,7 +250,7 @@ def test_listeners_hear_changes(tmp_path: Path) -> None:
     doc = make_document(tmp_path)
     heard = []
     unsubscribe = doc.subscribe(lambda change: heard.append(change.kind))
-    doc.set_selection(doc.image.annotations.keys()[:2])
+    doc.set_selection(doc.image.annotations.present_keys()[:2])
     actions.delete_keypoints(doc).command.apply(doc)
     doc.set_current(1)
     unsubscribe()
