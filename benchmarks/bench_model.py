@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=None, help="images per step (default: 2 on CPU, 16 on GPU)"
     )
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 3 on CPU, 20 on GPU)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 2 on CPU, 20 on GPU)")
     parser.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
@@ -93,7 +93,7 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = device.type == "cuda"
     batch = args.batch or (16 if on_gpu else 2)
-    steps = args.steps or (20 if on_gpu else 3)
+    steps = args.steps or (20 if on_gpu else 2)
     name = torch.cuda.get_device_name() if on_gpu else f"CPU, {torch.get_num_threads()} threads"
     print(f"training step throughput on {name}; batch {batch}, {steps} timed steps after 1 warm-up step")
     print(f"{'preset':<7}|{'input':>6} | {'mode':<8}| {'dtype':<6}| {'img/s':>8} | {'first step s':>12}")
