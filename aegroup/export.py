@@ -42,16 +42,13 @@ def project_to_coco(path: str | Path, min_score: float = 0.0) -> dict[str, Any]:
     from aegroup.io.project import load_project
 
     project = load_project(path)
-    k = project.pose_schema.num_joints
     kept: dict[int, list[np.ndarray]] = {}
     for image in project.images:
-        kept[image.id] = []
-        for inst in image.instances:
-            if inst.status == "predicted" and (inst.score or 0.0) < min_score:
-                continue
-            kpts = np.asarray(inst.keypoints, dtype=np.float64).reshape(k, 3)
-            if (kpts[:, 2] > 0).any():
-                kept[image.id].append(kpts)
+        inst = image.instances
+        # Status code 0 is "predicted"; nan (unknown) instance scores count as 0.
+        keep = (inst.status != 0) | (np.nan_to_num(inst.score) >= min_score)
+        keep &= (inst.keypoints[:, :, 2] > 0).any(axis=1)
+        kept[image.id] = list(inst.keypoints[keep].astype(np.float64))
     images = [
         {"id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height}
         for im in project.images

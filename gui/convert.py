@@ -8,12 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from aegroup.io.project import Project, ProjectImage, ProjectInstance
-from aegroup.io.results import CandidateRecord
+from aegroup.io.project import PROJECT_VERSION, Project, ProjectCandidates, ProjectImage, ProjectInstances
 from aegroup.schema import PoseSchema
 from aegroup_gui.document import (
-    INSTANCE_STATUSES,
-    JOINT_ORIGINS,
     PREDICTED,
     REFINED,
     Annotations,
@@ -21,36 +18,21 @@ from aegroup_gui.document import (
     ImageRecord,
 )
 
-_ORIGIN_CODE = {name: i for i, name in enumerate(JOINT_ORIGINS)}
-_STATUS_CODE = {name: i for i, name in enumerate(INSTANCE_STATUSES)}
-
-
-def _nan_list(values: np.ndarray) -> list[Any]:
-    """Floats with nan written as None (JSON has no nan)."""
-    return [None if v != v else v for v in values.tolist()]
-
 
 def image_to_project(record: ImageRecord) -> ProjectImage:
-    """One document image as a project image (lossless)."""
+    """One document image as a project image (lossless; the arrays are shared, not copied)."""
     ann = record.annotations
-    instances = []
-    for r in range(ann.num_instances):
-        tags = ann.tags[r]
-        known = np.isfinite(tags).all(axis=1)
-        instances.append(
-            ProjectInstance.model_construct(
-                id=int(ann.ids[r]),
-                status=INSTANCE_STATUSES[ann.status[r]],
-                score=None if np.isnan(ann.instance_score[r]) else float(ann.instance_score[r]),
-                keypoints=ann.keypoints[r].reshape(-1).tolist(),
-                scores=_nan_list(ann.scores[r]),
-                tags=[t if ok else None for t, ok in zip(tags.tolist(), known, strict=True)]
-                if ann.tag_dim
-                else None,
-                origin=[JOINT_ORIGINS[o] for o in ann.origin[r].tolist()],
-            )
-        )
-    candidates = CandidateRecord.model_validate(record.candidates) if record.candidates else None
+    instances = ProjectInstances.model_construct(
+        ids=ann.ids,
+        status=ann.status,
+        score=ann.instance_score,
+        keypoints=ann.keypoints,
+        scores=ann.scores,
+        tags=ann.tags,
+        origin=ann.origin,
+    )
+    cand = record.candidates
+    candidates = ProjectCandidates.model_construct(**cand) if cand is not None else None
     return ProjectImage.model_construct(
         id=record.id,
         file_name=record.file_name,
@@ -62,26 +44,42 @@ def image_to_project(record: ImageRecord) -> ProjectImage:
     )
 
 
-def image_from_project(image: ProjectImage, num_joints: int, tag_dim: int) -> ImageRecord:
-    """One project image as a document image."""
-    n = len(image.instances)
-    tags = np.full((n, num_joints, tag_dim), np.nan)
-    for r, inst in enumerate(image.instances):
-        for k, t in enumerate(inst.tags or []):
-            if t is not None:
-                tags[r, k] = t
-    insts = image.instances
+def image_from_project(image: ProjectImage) -> ImageRecord:
+    """One (validated) project image as a document image."""
+    inst = image.instances
     ann = Annotations.build(
-        ids=[i.id for i in insts],
-        keypoints=np.array([i.keypoints for i in insts], np.float64).reshape(n, num_joints, 3),
-        scores=np.array([i.scores for i in insts], np.float64).reshape(n, num_joints),
-        tags=tags,
-        origin=np.array([[_ORIGIN_CODE[o] for o in i.origin] for i in insts], np.int8).reshape(n, num_joints),
-        instance_score=np.array([np.nan if i.score is None else i.score for i in insts], np.float64),
-        status=np.array([_STATUS_CODE[i.status] for i in insts], np.int8),
+        ids=inst.ids,
+        keypoints=inst.keypoints,
+        scores=inst.scores,
+        tags=inst.tags,
+        origin=inst.origin,
+        instance_score=inst.score,
+        status=inst.status,
     )
-    candidates = image.candidates.model_dump() if image.candidates is not None else None
+    cand = image.candidates
+    candidates = candidate_arrays(dict(cand)) if cand is not None else None
     return ImageRecord(image.id, image.file_name, image.width, image.height, ann, image.reviewed, candidates)
+
+
+def candidate_arrays(record: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A candidate record (lists or arrays: joint, xy, score, tag) as the document's read-only arrays."""
+    m = len(record["joint"])
+    tag = np.array(record["tag"], np.float64)
+    arrays = {
+        "joint": np.array(record["joint"], np.int64).reshape(m),
+        "xy": np.array(record["xy"], np.float64).reshape(m, 2),
+        "score": np.array(record["score"], np.float64).reshape(m),
+        "tag": tag.reshape(m, tag.shape[-1] if tag.ndim == 2 else 0),
+    }
+    for array in arrays.values():
+        array.setflags(write=False)
+    return arrays
+
+
+def candidate_record(image: ImageRecord) -> dict[str, Any]:
+    """The results-file candidate record (lists) of an image with candidates."""
+    cand = image.candidates or {}
+    return {"image_id": image.id, **{name: array.tolist() for name, array in cand.items()}}
 
 
 def document_from_project(project: Project, project_path: Path) -> Document:
@@ -90,7 +88,7 @@ def document_from_project(project: Project, project_path: Path) -> Document:
     image_dir = Path(project.image_dir)
     if not image_dir.is_absolute():
         image_dir = project_path.parent / image_dir
-    images = [image_from_project(im, schema.num_joints, tag_dim) for im in project.images]
+    images = [image_from_project(im) for im in project.images]
     return Document(schema, images, tag_dim, image_dir=image_dir, source=project.source)
 
 
@@ -104,7 +102,7 @@ def project_from_document(doc: Document, project_path: Path) -> Project:
             image_dir = str(doc.image_dir)
     return Project.model_construct(
         format="aegroup-project",
-        version=1,
+        version=PROJECT_VERSION,
         pose_schema=doc.schema,
         image_dir=image_dir,
         source=doc.source,

@@ -9,14 +9,13 @@ from typing import Any
 
 import numpy as np
 
+# The code tables of `Annotations.status` / `.origin` are the project file's (re-exported for views).
+from aegroup.io.project import INSTANCE_STATUSES as INSTANCE_STATUSES
+from aegroup.io.project import JOINT_ORIGINS as JOINT_ORIGINS
 from aegroup.schema import PoseSchema
 
-JOINT_ORIGINS = ("predicted", "refined", "corrected", "added")
-"""Per-joint provenance codes stored in `Annotations.origin`."""
 PREDICTED, REFINED, CORRECTED, ADDED = range(4)
 
-INSTANCE_STATUSES = ("predicted", "corrected", "added")
-"""Per-instance provenance codes stored in `Annotations.status`."""
 INST_PREDICTED, INST_CORRECTED, INST_ADDED = range(3)
 
 ABSENT, OCCLUDED, VISIBLE = 0, 1, 2
@@ -131,7 +130,7 @@ class ImageRecord:
     height: int
     annotations: Annotations
     reviewed: bool = False
-    candidates: dict[str, Any] | None = None  # results-file candidate record (joint, xy, score, tag)
+    candidates: dict[str, np.ndarray] | None = None  # read-only joint (M,), xy (M, 2), score (M,), tag (M, D)
 
 
 @dataclass(frozen=True)

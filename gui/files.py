@@ -14,6 +14,7 @@ from aegroup.schema import PoseSchema, load_schema
 from aegroup_gui.convert import (
     annotations_from_coco,
     annotations_from_results,
+    candidate_arrays,
     document_from_project,
     group_by_image,
     image_from_project,
@@ -32,7 +33,7 @@ def open_results(path: Path, image_dir: Path, schema: str | PoseSchema | None = 
     tag_dims = {len(t) for a in results.annotations if a.tags for t in a.tags}
     tag_dim = tag_dims.pop() if len(tag_dims) == 1 else 0
     anns = group_by_image([a.model_dump() for a in results.annotations])
-    cands = {int(c.image_id): c.model_dump() for c in results.candidates or []}
+    cands = {int(c.image_id): candidate_arrays(c.model_dump()) for c in results.candidates or []}
     images = []
     for info in results.images:
         size = max(info.width, info.height)
@@ -125,7 +126,7 @@ def recover_autosave(doc: Document, project_path: Path) -> int:
         i = index.get((saved.id, saved.file_name))
         if i is None:
             continue
-        record = image_from_project(saved, doc.schema.num_joints, doc.tag_dim)
+        record = image_from_project(saved)
         doc.set_annotations(i, record.annotations)
         doc.set_reviewed(i, record.reviewed)
         restored += 1

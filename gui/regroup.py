@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aegroup.decode import DecodeConfig, group_candidates
 from aegroup.io.results import instances_to_annotations, record_to_candidates
 from aegroup.schema import PoseSchema
-from aegroup_gui.convert import annotations_from_results
+from aegroup_gui.convert import annotations_from_results, candidate_record
 from aegroup_gui.document import Annotations, ImageRecord
 
 
@@ -15,7 +13,7 @@ def regroup_image(
     image: ImageRecord, schema: PoseSchema, tag_dim: int, method: str, tag_threshold: float
 ) -> Annotations:
     """Fresh annotations for `image` from its candidates, grouped by `method` at `tag_threshold`."""
-    record: dict[str, Any] = dict(image.candidates or {})
+    record = candidate_record(image)
     candidates = record_to_candidates(record, schema.num_joints, tag_dim or None)
     config = DecodeConfig(tag_threshold=tag_threshold)
     instances = group_candidates(candidates, schema, method, config)

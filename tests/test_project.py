@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from aegroup.errors import AegroupError
-from aegroup.io.project import autosave_path, load_project
+from aegroup.io.project import autosave_path, decode_array, encode_array, load_project
 from aegroup.schema import load_schema
 from aegroup.synth import synthesize
 from aegroup_gui.controllers import actions
 from aegroup_gui.demo import noisy_results, random_coco
-from aegroup_gui.document import Document
+from aegroup_gui.document import Document, ImageRecord
 from aegroup_gui.files import (
     autosave_is_newer,
     export_coco,
@@ -25,6 +25,8 @@ from aegroup_gui.files import (
     save_document,
     write_autosave,
 )
+
+V1_FILE = Path(__file__).parent / "data" / "project_v1.aeproj"
 
 
 def results_document(tmp_path: Path, tag_dim: int = 2) -> Document:
@@ -57,7 +59,7 @@ def test_save_load_is_lossless(tmp_path: Path, tag_dim: int) -> None:
     assert again.same_state(doc.snapshot())
     assert again.schema == doc.schema and again.tag_dim == doc.tag_dim
     assert again.image_dir == doc.image_dir and again.source == doc.source
-    assert [im.candidates for im in again.images] == [im.candidates for im in doc.images]
+    assert all(same_candidates(a, b) for a, b in zip(again.images, doc.images, strict=True))
     assert json.loads(path.read_text())["image_dir"] == "."  # relative: the project can move with images
     path2 = save_document(again, tmp_path / "copy.aeproj")
     assert json.loads(path2.read_text()) == json.loads(path.read_text())
@@ -76,11 +78,42 @@ def test_coco_input_round_trips_without_tags(tmp_path: Path) -> None:
     assert again.same_state(doc.snapshot())
 
 
+def same_candidates(a: ImageRecord, b: ImageRecord) -> bool:
+    """Whether two images hold the same candidate arrays (or both none)."""
+    if a.candidates is None or b.candidates is None:
+        return a.candidates is b.candidates
+    return a.candidates.keys() == b.candidates.keys() and all(
+        np.array_equal(a.candidates[n], b.candidates[n]) for n in a.candidates
+    )
+
+
+def packed(values: list, dtype: str = "float64") -> dict:
+    """A packed array as the project file stores it."""
+    return encode_array(np.array(values, dtype))
+
+
+def far_joints(data: dict) -> dict:
+    """Image 0's candidate joint types, all set outside the schema."""
+    size = decode_array(data["images"][0]["candidates"]["joint"]).size
+    return packed([99] * size, "int64")
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d["images"][0]["instances"][0].update(keypoints=[1.0, 2.0]), r"instances\[0\]\.keypoints"),
-        (lambda d: d["images"][0]["instances"][0]["origin"].__setitem__(0, "guessed"), r"origin"),
+        (lambda d: d["images"][0]["instances"].update(keypoints=packed([1.0, 2.0])), r"instances\.keypoints"),
+        (
+            lambda d: d["images"][0]["instances"]["keypoints"].update(data="@@"),
+            r"instances\.keypoints.*base64",
+        ),
+        (
+            lambda d: d["images"][0]["instances"]["scores"].update(dtype="complex"),
+            r"instances\.scores.*dtype",
+        ),
+        (lambda d: d["images"][0]["instances"]["origin"].update(shape=[1]), r"instances\.origin.*bytes"),
+        (lambda d: d["images"][0]["instances"].update(ids=packed([1.5] * 4)), r"instances\.ids.*integer"),
+        (lambda d: d["images"][0]["instances"].update(status=packed([0, 0, 9, 0, 0], "int8")), r"status"),
+        (lambda d: d["images"][0]["candidates"].update(joint=far_joints(d)), r"candidates\.joint"),
         (lambda d: d.update(version=7), r"field 'version'"),
         (lambda d: d["images"][1].update(id=d["images"][0]["id"]), r"duplicate image id"),
     ],
@@ -94,6 +127,66 @@ def test_bad_project_files_give_one_line_errors(tmp_path: Path, mutate, message:
     with pytest.raises(AegroupError, match=message) as err:
         load_project(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_visibility_outside_0_1_2_is_refused(tmp_path: Path) -> None:
+    path = save_document(results_document(tmp_path), tmp_path / "p.aeproj")
+    data = json.loads(path.read_text())
+    keypoints = decode_array(data["images"][0]["instances"]["keypoints"]).copy()
+    keypoints[0, 0, 2] = 3
+    data["images"][0]["instances"]["keypoints"] = encode_array(keypoints)
+    path.write_text(json.dumps(data))
+    with pytest.raises(AegroupError, match=r"images\[0\]\.instances\.keypoints': visibility"):
+        load_project(path)
+
+
+def test_float64_values_survive_and_exact_float32_is_narrowed() -> None:
+    exact = np.array([[0.5, np.nan], [-2.0, 1e3]])
+    assert encode_array(exact)["dtype"] == "float32"
+    assert np.array_equal(decode_array(encode_array(exact)), exact, equal_nan=True)
+    fine = np.array([0.1, 1 / 3, np.nan, -np.inf])
+    assert encode_array(fine)["dtype"] == "float64"
+    assert np.array_equal(decode_array(encode_array(fine)), fine, equal_nan=True)
+    ints = np.array([[1, -2], [3, 2**40]], np.int64)
+    assert np.array_equal(decode_array(json.loads(json.dumps(encode_array(ints)))), ints)
+
+
+def test_version_1_file_migrates_on_load(tmp_path: Path) -> None:
+    # tests/data/project_v1.aeproj was written by the version-1 code from this same edited document.
+    doc = results_document(tmp_path, tag_dim=2)
+    edit_some(doc)
+    (tmp_path / "images").mkdir()
+    old = tmp_path / "old.aeproj"
+    old.write_text(V1_FILE.read_text())
+    migrated = open_project(old)
+    assert migrated.same_state(doc.snapshot())
+    assert all(same_candidates(a, b) for a, b in zip(migrated.images, doc.images, strict=True))
+    saved = save_document(migrated, tmp_path / "new.aeproj")
+    assert json.loads(saved.read_text())["version"] == 2
+    assert open_project(saved).same_state(doc.snapshot())
+
+
+def test_bad_version_1_file_is_a_one_line_error(tmp_path: Path) -> None:
+    data = json.loads(V1_FILE.read_text())
+    data["images"][2]["instances"][1]["scores"] = [0.5]
+    path = tmp_path / "old.aeproj"
+    path.write_text(json.dumps(data))
+    with pytest.raises(AegroupError, match=r"old\.aeproj: field 'images\[2\]\.instances\[1\]\.scores'"):
+        load_project(path)
+
+
+def test_version_1_autosave_is_recovered(tmp_path: Path) -> None:
+    project = tmp_path / "p.aeproj"
+    doc = results_document(tmp_path, tag_dim=2)
+    save_document(doc, project)
+    old = json.loads(V1_FILE.read_text())
+    sidecar = {"format": "aegroup-autosave", "version": 1, "project": "p.aeproj", "images": old["images"]}
+    autosave_path(project).write_text(json.dumps(sidecar))
+    assert recover_autosave(doc, project) == 3
+    (tmp_path / "ref").mkdir()
+    edited = results_document(tmp_path / "ref", tag_dim=2)
+    edit_some(edited)
+    assert doc.same_state(edited.snapshot())
 
 
 def test_truncated_project_is_a_one_line_error(tmp_path: Path) -> None:

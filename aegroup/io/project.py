@@ -1,61 +1,144 @@
 """Labelling project files (`.aeproj`, JSON, versioned) and their autosave sidecars; torch-free.
 
-Format, version 1 (coordinates in image pixels)::
+Format, version 2 (coordinates in image pixels). Bulk numbers are stored per image as packed arrays, so
+opening a large project decodes a few strings per image instead of parsing millions of JSON numbers::
 
-    {"format": "aegroup-project", "version": 1,
+    {"format": "aegroup-project", "version": 2,
      "schema": { PoseSchema fields },
      "image_dir": "images",            # relative to the project file's folder, or absolute
      "source": "results.json",         # the results / COCO file the project started from
      "tag_dim": 1,                     # D, 0 when the source had no tags
      "images": [{"id": 1, "file_name": "a.png", "width": 640, "height": 480,
                  "reviewed": false,
-                 "instances": [{"id": 1, "status": "predicted" | "corrected" | "added",
-                                "score": 0.93 | null,
-                                "keypoints": [x, y, v, ...3K],  # v: 0 absent, 1 occluded, 2 visible
-                                "scores": [s | null, ...K],     # null: placed by hand
-                                "tags": [[t, ...D] | null, ...K] | null,
-                                "origin": ["predicted" | "refined" | "corrected" | "added", ...K]}],
-                 "candidates": {"image_id": 1, "joint": [...], "xy": [[x, y]...], "score": [...],
-                                "tag": [[...D]...]} | null}]}   # as in the results file
+                 "instances": {                       # N instances of this image, one row each
+                     "ids": ARRAY int64 (N,),         # unique within the image
+                     "status": ARRAY int8 (N,),       # 0 predicted, 1 corrected, 2 added
+                     "score": ARRAY float (N,),       # instance score, nan when unknown
+                     "keypoints": ARRAY float (N, K, 3),  # x, y, v; v: 0 absent, 1 occluded, 2 visible
+                     "scores": ARRAY float (N, K),    # keypoint score, nan when placed by hand
+                     "tags": ARRAY float (N, K, D),   # nan when unknown
+                     "origin": ARRAY int8 (N, K)},    # 0 predicted, 1 refined, 2 corrected, 3 added
+                 "candidates": {"joint": ARRAY int64 (M,), "xy": ARRAY float (M, 2),
+                                "score": ARRAY float (M,), "tag": ARRAY float (M, D)} | null}]}
+
+    ARRAY = {"dtype": "float64" | "float32" | "int64" | "int8", "shape": [...],
+             "data": base64 of the little-endian values in C (row-major) order}
+
+Float arrays are written as float32 only when that is exact, so saving is lossless. Version-1 files
+(nested lists, see `aegroup.io.project_v1`) are still read and migrated on load.
 
 The autosave sidecar (`P.aeproj.autosave`) holds only the images changed since the last save::
 
-    {"format": "aegroup-autosave", "version": 1, "project": "P.aeproj", "images": [ same as above ]}
+    {"format": "aegroup-autosave", "version": 2, "project": "P.aeproj", "images": [ same as above ]}
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import numpy as np
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 
 from aegroup.errors import AegroupError, validation_message
 from aegroup.io.atomic import atomic_write_text
-from aegroup.io.results import CandidateRecord
 from aegroup.schema import PoseSchema
 
 PROJECT_FORMAT = "aegroup-project"
 AUTOSAVE_FORMAT = "aegroup-autosave"
-PROJECT_VERSION = 1
+PROJECT_VERSION = 2
 PROJECT_SUFFIX = ".aeproj"
 
 InstanceStatus = Literal["predicted", "corrected", "added"]
 JointOrigin = Literal["predicted", "refined", "corrected", "added"]
+INSTANCE_STATUSES: tuple[str, ...] = ("predicted", "corrected", "added")
+"""Instance status names by their code in `instances.status`."""
+JOINT_ORIGINS: tuple[str, ...] = ("predicted", "refined", "corrected", "added")
+"""Per-joint provenance names by their code in `instances.origin`."""
+
+_DTYPES = {name: np.dtype(name).newbyteorder("<") for name in ("float64", "float32", "int64", "int8")}
 
 
-class ProjectInstance(BaseModel):
-    """One instance: keypoints (x, y, v) * K, per-joint score, tag and provenance."""
+def decode_array(value: Any) -> np.ndarray:
+    """A read-only array from its packed JSON form {dtype, shape, data} (arrays pass through)."""
+    if isinstance(value, np.ndarray):
+        return value
+    if not isinstance(value, dict) or set(value) != {"dtype", "shape", "data"}:
+        raise ValueError("expected a packed array {'dtype', 'shape', 'data'}")
+    dtype = _DTYPES.get(value["dtype"]) if isinstance(value["dtype"], str) else None
+    if dtype is None:
+        raise ValueError(f"dtype {value['dtype']!r} is not one of {sorted(_DTYPES)}")
+    shape = value["shape"]
+    if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        raise ValueError(f"shape {shape!r} is not a list of sizes")
+    try:
+        raw = base64.b64decode(value["data"], validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise ValueError("data is not valid base64") from None
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(raw) != count * dtype.itemsize:
+        raise ValueError(
+            f"data holds {len(raw)} bytes, shape {shape} of {value['dtype']} needs {count * dtype.itemsize}"
+        )
+    return np.frombuffer(raw, dtype).reshape(shape)
 
-    model_config = ConfigDict(extra="forbid")
 
-    id: int = Field(ge=0)
-    status: InstanceStatus = "predicted"
-    score: float | None = None
-    keypoints: list[float]
-    scores: list[float | None]
-    tags: list[list[float] | None] | None = None
-    origin: list[JointOrigin]
+def encode_array(array: np.ndarray) -> dict[str, Any]:
+    """The packed JSON form of an array: float64 narrowed to float32 only when exact."""
+    array = np.asarray(array)
+    if array.dtype.kind == "f":
+        narrow = array.astype(np.float32)
+        exact = np.array_equal(narrow.astype(np.float64), array, equal_nan=True)
+        array = narrow if exact else array.astype(np.float64)
+    name = {"f": "float32" if array.dtype == np.float32 else "float64", "b": "int8"}.get(array.dtype.kind)
+    if name is None:
+        name = "int8" if array.dtype.itemsize == 1 else "int64"
+    data = np.ascontiguousarray(array, _DTYPES[name]).tobytes()
+    return {"dtype": name, "shape": list(array.shape), "data": base64.b64encode(data).decode("ascii")}
+
+
+PackedArray = Annotated[
+    np.ndarray,
+    BeforeValidator(decode_array),
+    PlainSerializer(encode_array, return_type=dict, when_used="json"),
+]
+"""A numpy array stored in JSON as {dtype, shape, data (base64, little-endian)}."""
+
+
+class ProjectInstances(BaseModel):
+    """All instances of one image as arrays, one row per instance (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    ids: PackedArray
+    status: PackedArray
+    score: PackedArray
+    keypoints: PackedArray
+    scores: PackedArray
+    tags: PackedArray
+    origin: PackedArray
+
+
+class ProjectCandidates(BaseModel):
+    """The stored grouping candidates of one image: joint type, location, score and tag of each."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    joint: PackedArray
+    xy: PackedArray
+    score: PackedArray
+    tag: PackedArray
 
 
 class ProjectImage(BaseModel):
@@ -68,8 +151,8 @@ class ProjectImage(BaseModel):
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     reviewed: bool = False
-    instances: list[ProjectInstance] = Field(default_factory=list)
-    candidates: CandidateRecord | None = None
+    instances: ProjectInstances
+    candidates: ProjectCandidates | None = None
 
 
 class Project(BaseModel):
@@ -78,7 +161,7 @@ class Project(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     format: Literal["aegroup-project"] = PROJECT_FORMAT
-    version: Literal[1] = PROJECT_VERSION
+    version: Literal[2] = PROJECT_VERSION
     pose_schema: PoseSchema = Field(alias="schema")
     image_dir: str
     source: str = ""
@@ -97,44 +180,72 @@ class Autosave(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["aegroup-autosave"] = AUTOSAVE_FORMAT
-    version: Literal[1] = PROJECT_VERSION
+    version: Literal[2] = PROJECT_VERSION
     project: str
     images: list[ProjectImage]
 
 
 def check_images(images: list[ProjectImage], num_joints: int, tag_dim: int) -> None:
-    """Raise ValueError naming the field when an instance's arrays do not fit K joints and D tag dims."""
+    """Raise ValueError naming the field when an image's arrays do not fit K joints and D tag dims."""
     seen: set[int] = set()
     for i, image in enumerate(images):
         if image.id in seen:
             raise ValueError(f"field 'images[{i}].id': duplicate image id {image.id}")
         seen.add(image.id)
-        ids: set[int] = set()
-        for j, inst in enumerate(image.instances):
-            where = f"images[{i}].instances[{j}]"
-            if inst.id in ids:
-                raise ValueError(f"field '{where}.id': duplicate instance id {inst.id}")
-            ids.add(inst.id)
-            lengths = {"keypoints": (len(inst.keypoints), 3 * num_joints)}
-            lengths.update(scores=(len(inst.scores), num_joints), origin=(len(inst.origin), num_joints))
-            if inst.tags is not None:
-                lengths["tags"] = (len(inst.tags), num_joints)
-                bad = [t for t in inst.tags if t is not None and len(t) != tag_dim]
-                if bad:
-                    raise ValueError(f"field '{where}.tags': {len(bad[0])} dims, expected {tag_dim}")
-            for name, (got, want) in lengths.items():
-                if got != want:
-                    raise ValueError(f"field '{where}.{name}': {got} values, expected {want}")
-            if any(v not in (0, 1, 2) for v in inst.keypoints[2::3]):
-                raise ValueError(f"field '{where}.keypoints': visibility must be 0, 1 or 2")
+        _check_instances(image.instances, f"images[{i}].instances", num_joints, tag_dim)
+        if image.candidates is not None:
+            _check_candidates(image.candidates, f"images[{i}].candidates", num_joints)
+
+
+def _check_instances(inst: ProjectInstances, where: str, k: int, d: int) -> None:
+    n = inst.ids.shape[0] if inst.ids.ndim else 0
+    shapes = {"ids": (n,), "status": (n,), "score": (n,), "keypoints": (n, k, 3), "scores": (n, k)}
+    shapes.update(tags=(n, k, d), origin=(n, k))
+    _check_arrays(inst, where, shapes, integer={"ids", "status", "origin"})
+    if np.unique(inst.ids).size != n or (n and inst.ids.min() < 0):
+        raise ValueError(f"field '{where}.ids': instance ids must be unique and >= 0")
+    for name, names in (("status", INSTANCE_STATUSES), ("origin", JOINT_ORIGINS)):
+        codes = getattr(inst, name)
+        if codes.size and (codes.min() < 0 or codes.max() >= len(names)):
+            raise ValueError(f"field '{where}.{name}': codes must be 0..{len(names) - 1}")
+    if not np.isin(inst.keypoints[:, :, 2], (0, 1, 2)).all():
+        raise ValueError(f"field '{where}.keypoints': visibility must be 0, 1 or 2")
+
+
+def _check_candidates(cand: ProjectCandidates, where: str, k: int) -> None:
+    m = cand.joint.shape[0] if cand.joint.ndim else 0
+    dim = cand.tag.shape[1] if cand.tag.ndim == 2 else -1
+    _check_arrays(cand, where, {"joint": (m,), "xy": (m, 2), "score": (m,), "tag": (m, dim)}, {"joint"})
+    if m and (cand.joint.min() < 0 or cand.joint.max() >= k):
+        raise ValueError(f"field '{where}.joint': joint types must be 0..{k - 1}")
+
+
+def _check_arrays(
+    model: BaseModel, where: str, shapes: dict[str, tuple[int, ...]], integer: set[str]
+) -> None:
+    for name, shape in shapes.items():
+        array = getattr(model, name)
+        if array.shape != shape:
+            raise ValueError(f"field '{where}.{name}': shape {list(array.shape)}, expected {list(shape)}")
+        if (array.dtype.kind in "iu") != (name in integer):
+            want = "an integer" if name in integer else "a float"
+            raise ValueError(f"field '{where}.{name}': dtype {array.dtype.name}, expected {want} type")
 
 
 def load_project(path: str | Path) -> Project:
-    """Read and validate a project file (one-line errors naming the file and field)."""
+    """Read and validate a project file, migrating version 1 (one-line errors naming file and field)."""
+    from aegroup.io.project_v1 import ProjectV1, migrate_image
+
     path = Path(path)
-    text = _read(path, "project")
+    data = _read_json(path, "project")
     try:
-        return Project.model_validate_json(text)
+        if _version(path, data) == 1:
+            old = ProjectV1.model_validate(data)
+            k, d = old.pose_schema.num_joints, old.tag_dim
+            fields = old.model_dump(by_alias=True, exclude={"images", "version"})
+            images = [migrate_image(im, k, d) for im in old.images]
+            return Project.model_validate({**fields, "images": images})
+        return Project.model_validate(data)
     except ValidationError as err:
         raise AegroupError(validation_message(path, err)) from None
 
@@ -157,25 +268,43 @@ def save_autosave(project_path: str | Path, images: list[ProjectImage]) -> Path:
 
 
 def load_autosave(project_path: str | Path, num_joints: int, tag_dim: int) -> Autosave | None:
-    """The sidecar of a project, or None when there is none; validated against K and D."""
+    """The sidecar of a project (version 1 migrated), or None when there is none; checked against K and D."""
+    from aegroup.io.project_v1 import AutosaveV1, check_images_v1, migrate_image
+
     path = autosave_path(project_path)
     if not path.is_file():
         return None
+    data = _read_json(path, "autosave")
     try:
-        data = Autosave.model_validate_json(_read(path, "autosave"))
-        check_images(data.images, num_joints, tag_dim)
+        if _version(path, data) == 1:
+            old = AutosaveV1.model_validate(data)
+            check_images_v1(old.images, num_joints, tag_dim)
+            images = [migrate_image(im, num_joints, tag_dim) for im in old.images]
+            saved = Autosave(project=old.project, images=images)
+        else:
+            saved = Autosave.model_validate(data)
+        check_images(saved.images, num_joints, tag_dim)
     except ValidationError as err:
         raise AegroupError(validation_message(path, err)) from None
     except ValueError as err:
         raise AegroupError(f"{path}: {err}") from None
-    return data
+    return saved
 
 
-def _read(path: Path, what: str) -> str:
+def _version(path: Path, data: Any) -> int:
+    """The file's format version (1 or 2); other values are a one-line error."""
+    version = data.get("version") if isinstance(data, dict) else None
+    if version not in (1, 2) or isinstance(version, bool):
+        raise AegroupError(f"{path}: field 'version': {version!r} is not a version this aegroup reads (1, 2)")
+    return int(version)
+
+
+def _read_json(path: Path, what: str) -> Any:
     if not path.is_file():
         raise AegroupError(f"{path}: {what} file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as err:
         raise AegroupError(f"{path}: cannot read {what} file ({err})") from None
-    return text
+    except json.JSONDecodeError as err:
+        raise AegroupError(f"{path}: not a valid JSON {what} file ({err})") from None
