@@ -39,16 +39,20 @@ def results_to_coco(
 def project_to_coco(path: str | Path, min_score: float = 0.0) -> dict[str, Any]:
     """COCO keypoints dict from a GUI project: corrected and added instances are always kept, predicted
     ones only when their score reaches `min_score`; joint visibility is taken as the user left it."""
-    from aegroup.io.project import load_project
+    from aegroup.io.project import INSTANCE_STATUSES, load_project
 
     project = load_project(path)
+    k = project.pose_schema.num_joints
+    predicted = INSTANCE_STATUSES.index("predicted")
     kept: dict[int, list[np.ndarray]] = {}
     for image in project.images:
         inst = image.instances
-        # Status code 0 is "predicted"; nan (unknown) instance scores count as 0.
-        keep = (inst.status != 0) | (np.nan_to_num(inst.score) >= min_score)
-        keep &= (inst.keypoints[:, :, 2] > 0).any(axis=1)
-        kept[image.id] = list(inst.keypoints[keep].astype(np.float64))
+        keypoints = np.asarray(inst.keypoints, dtype=np.float64).reshape(-1, k, 3)
+        # A nan score (unknown) counts as 0: such a predicted instance only passes min_score 0.
+        score = np.nan_to_num(np.asarray(inst.score, dtype=np.float64).reshape(-1), nan=0.0)
+        keep = (np.asarray(inst.status).reshape(-1) != predicted) | (score >= min_score)
+        keep &= (keypoints[:, :, 2] > 0).any(axis=1)
+        kept[image.id] = list(keypoints[keep])
     images = [
         {"id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height}
         for im in project.images

@@ -112,43 +112,33 @@ def test_export_help(cli) -> None:
 
 
 def test_export_project_keeps_corrections_and_visibility(tmp_path, cli) -> None:
-    from aegroup.io.project_v1 import ProjectImageV1, ProjectInstanceV1, ProjectV1
+    from aegroup.io.project import Project, ProjectImage, ProjectInstances, save_project
 
     schema = load_schema(GECKO)
     k = schema.num_joints
-
-    def instance(i: int, status: str, score: float | None, v: int) -> ProjectInstanceV1:
-        kp = [float(10 * i + j) if j % 3 != 2 else float(v) for j in range(3 * k)]
-        return ProjectInstanceV1(
-            id=i, status=status, score=score, keypoints=kp, scores=[None] * k, origin=["added"] * k
-        )
-
-    image = ProjectImageV1(
-        id=5,
-        file_name="a.png",
-        width=100,
-        height=80,
-        instances=[
-            instance(1, "predicted", 0.9, 2),  # kept: confident
-            instance(2, "predicted", 0.1, 2),  # dropped by --min-score
-            instance(3, "corrected", 0.1, 1),  # kept: a person fixed it; occluded joints stay v=1
-            instance(4, "added", None, 0),  # no labelled joint: nothing to train on
-        ],
+    # Instances: kept (confident), dropped by --min-score, kept (a person corrected it; occluded joints
+    # stay v=1), dropped (added but no labelled joint: nothing to train on).
+    status = np.array([0, 0, 1, 2], np.int8)
+    score = np.array([0.9, 0.1, 0.1, np.nan])
+    keypoints = np.zeros((4, k, 3))
+    keypoints[:, :, 0] = (10 * np.arange(1, 5))[:, None]
+    keypoints[:, :, 1] = np.arange(k)
+    keypoints[:, :, 2] = np.array([2, 2, 1, 0])[:, None]
+    instances = ProjectInstances(
+        ids=np.arange(1, 5),
+        status=status,
+        score=score,
+        keypoints=keypoints,
+        scores=np.full((4, k), np.nan),
+        tags=np.full((4, k, 1), np.nan),
+        origin=np.zeros((4, k), np.int8),
     )
-    project = ProjectV1(schema=schema, image_dir="images", tag_dim=1, images=[image])
-    # A version-1 file (lists per keypoint): export reads it through the on-load migration.
-    (tmp_path / "p.aeproj").write_text(project.model_dump_json(by_alias=True))
+    image = ProjectImage(id=5, file_name="a.png", width=100, height=80, instances=instances)
+    project = Project(schema=schema, image_dir="images", tag_dim=1, images=[image])
+    save_project(tmp_path / "p.aeproj", project)
     result = cli("export", tmp_path / "p.aeproj", "--out", tmp_path / "t.json", "--min-score", "0.5")
     assert result.code == 0, result.err
     anns = json.loads((tmp_path / "t.json").read_text())["annotations"]
     assert [a["keypoints"][2::3] for a in anns] == [[2] * k, [1] * k]
     assert [a["keypoints"][0] for a in anns] == [10.0, 30.0]
     assert all(a["image_id"] == 5 for a in anns)
-    # The same project saved as version 2 (packed arrays) exports the same file.
-    from aegroup.io.project import load_project, save_project
-
-    save_project(tmp_path / "p2.aeproj", load_project(tmp_path / "p.aeproj"))
-    assert json.loads((tmp_path / "p2.aeproj").read_text())["version"] == 2
-    again = cli("export", tmp_path / "p2.aeproj", "--out", tmp_path / "t2.json", "--min-score", "0.5")
-    assert again.code == 0, again.err
-    assert json.loads((tmp_path / "t2.json").read_text()) == json.loads((tmp_path / "t.json").read_text())
