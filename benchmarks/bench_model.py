@@ -108,7 +108,13 @@ def main() -> None:
                 if skip:
                     print(f"{preset:<7}|{size:>6} | {mode:<8}| {dtype:<6}| {'skipped':>8} |")
                     continue
-                ips, first = throughput(preset, device, size, batch, compiled, bf16, steps)
+                try:
+                    ips, first = throughput(preset, device, size, batch, compiled, bf16, steps)
+                except Exception as err:  # a compiler bug in one configuration should not hide the others
+                    print(
+                        f"{preset:<7}|{size:>6} | {mode:<8}| {dtype:<6}| {'failed':>8} | {type(err).__name__}"
+                    )
+                    continue
                 print(
                     f"{preset:<7}|{size:>6} | {mode:<8}| {dtype:<6}| {ips:8.2f} | {first:12.1f}", flush=True
                 )
