@@ -77,9 +77,9 @@ def draw_instance(item: InstanceGraphic, ann: Annotations, row: int, edge_index:
     pairs = where[edge_index] if len(edge_index) else np.zeros((0, 2), int)
     pairs = pairs[(pairs >= 0).all(axis=1)]
     score = ann.scores[row, idx]
-    brushes, pens = marker_fill(color, kps[idx, 2])
+    fills = marker_fill(color, kps[idx, 2])
     symbols = marker_symbols(ann.origin[row, idx], score)
-    item.set_data(kps[idx, :2], pairs, marker_sizes(score), symbols, brushes, pens, color, str(row + 1))
+    item.set_data(kps[idx, :2], pairs, marker_sizes(score), symbols, fills, color, str(row + 1))
 
 
 class CanvasView(pg.GraphicsView):
@@ -138,7 +138,8 @@ class CanvasView(pg.GraphicsView):
         """Load the current image's pixels, draw everything and fit the view."""
         record = self.doc.image
         pixels, self.image_missing = self.images.get(Path(self.doc.image_dir or "."), record)
-        self.image_item.setImage(pixels, autoLevels=False, levels=(0, 255))
+        # uint8 RGB without levels goes straight to a QImage (levels would rescale every pixel first).
+        self.image_item.setImage(pixels, autoLevels=False)
         self.draw_instances()
         self.draw_overlay()
         self.fit()

@@ -6,6 +6,8 @@ times more per update, which decides whether switching images stays under 50 ms 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -37,6 +39,36 @@ def _symbol_paths() -> dict[str, QtGui.QPainterPath]:
 
 SYMBOLS = _symbol_paths()
 
+MarkerKey = tuple[str, float, int, int, float, float]
+"""A marker's look: symbol, size (px), fill ARGB, outline ARGB, outline width, device pixel ratio."""
+
+_MARKERS: dict[MarkerKey, tuple[QtGui.QPixmap, float]] = {}
+
+
+def marker_pixmap(key: MarkerKey) -> tuple[QtGui.QPixmap, float]:
+    """An antialiased marker drawn once into a transparent pixmap, and its half side in screen pixels.
+
+    Blitting these is several times cheaper than filling and stroking a path per marker, which
+    decides whether switching images stays under 50 ms (benchmarks/bench_gui.py).
+    """
+    if key in _MARKERS:
+        return _MARKERS[key]
+    symbol, size, fill, outline, width, ratio = key
+    half = math.ceil(size * 0.62 + width) + 1
+    pixmap = QtGui.QPixmap(round(2 * half * ratio), round(2 * half * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(QtCore.Qt.GlobalColor.transparent)
+    painter = QtGui.QPainter(pixmap)
+    painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+    outline_pen = QtGui.QPen(QtGui.QColor.fromRgba(outline))
+    outline_pen.setWidthF(width)
+    painter.setPen(outline_pen)
+    painter.setBrush(QtGui.QBrush(QtGui.QColor.fromRgba(fill)))
+    painter.drawPath(QtGui.QTransform(size, 0, 0, size, half, half).map(SYMBOLS[symbol]))
+    painter.end()
+    _MARKERS[key] = (pixmap, float(half))
+    return _MARKERS[key]
+
 
 class InstanceGraphic(pg.GraphicsObject):
     """Limbs, joints and number of one instance; markers keep their pixel size at any zoom."""
@@ -46,9 +78,7 @@ class InstanceGraphic(pg.GraphicsObject):
         self.xy = np.zeros((0, 2))
         self.pairs = np.zeros((0, 2), int)
         self.sizes = np.zeros(0)
-        self.symbols: list[str] = []
-        self.brushes: list[QtGui.QBrush] = []
-        self.pens: list[QtGui.QPen] = []
+        self.looks: list[tuple[str, float, int, int, float]] = []  # marker key without the pixel ratio
         self.limb_pen = pen("#ffffff")
         self.color = QtGui.QColor("#ffffff")
         self.number = ""
@@ -64,15 +94,17 @@ class InstanceGraphic(pg.GraphicsObject):
         pairs: np.ndarray,
         sizes: np.ndarray,
         symbols: list[str],
-        brushes: list[QtGui.QBrush],
-        pens: list[QtGui.QPen],
+        fills: list[tuple[int, int, float]],
         color: str,
         number: str,
     ) -> None:
-        """Replace what is drawn: joints (J, 2) image pixels, limbs as (E, 2) indices into them."""
+        """Replace what is drawn: joints (J, 2) image pixels, limbs as (E, 2) indices into them; per joint
+        a size (px), symbol and (fill ARGB, outline ARGB, outline width)."""
         self.prepareGeometryChange()
         self.xy, self.pairs, self.sizes = xy, pairs, sizes
-        self.symbols, self.brushes, self.pens = symbols, brushes, pens
+        # Sizes rounded to whole pixels so the marker pixmap cache stays small (and warm).
+        whole = np.round(sizes).tolist()
+        self.looks = [(sym, q, *f) for sym, q, f in zip(symbols, whole, fills, strict=True)]
         self.limb_pen = pen(color, 2.0, 230)
         self.color = QtGui.QColor(color)
         self.number = number
@@ -106,7 +138,7 @@ class InstanceGraphic(pg.GraphicsObject):
         return self._rect
 
     def paint(self, painter: QtGui.QPainter, *args) -> None:
-        """Limbs (no antialiasing: 4x cheaper), then antialiased markers and the number, in screen space."""
+        """Limbs (no antialiasing: 4x cheaper), then the cached markers and the number, in screen space."""
         if not len(self.xy):
             return
         t = painter.transform()
@@ -124,12 +156,10 @@ class InstanceGraphic(pg.GraphicsObject):
                     for i, j in zip(a.tolist(), b.tolist(), strict=True)
                 ]
             )
-        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
-        for i, (x, y) in enumerate(zip(sx.tolist(), sy.tolist(), strict=True)):
-            painter.setPen(self.pens[i])
-            painter.setBrush(self.brushes[i])
-            size = float(self.sizes[i])
-            painter.drawPath(QtGui.QTransform(size, 0, 0, size, x, y).map(SYMBOLS[self.symbols[i]]))
+        ratio = painter.device().devicePixelRatioF()
+        for look, x, y in zip(self.looks, sx.tolist(), sy.tolist(), strict=True):
+            pixmap, half = marker_pixmap((*look, ratio))
+            painter.drawPixmap(QtCore.QPointF(x - half, y - half), pixmap)
         top = int(np.argmin(sy))
         painter.setFont(self.font)
         painter.setPen(self.color)

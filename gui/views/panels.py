@@ -27,9 +27,11 @@ class InstancePanel(QtWidgets.QTableWidget):
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.setWordWrap(False)  # single-line cells paint without a text layout pass
         self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.setToolTip("Press the number key of an instance to give it the selected keypoints (0: new)")
         self.cellClicked.connect(self._clicked)
+        self._shown: dict[int, tuple[tuple[str, ...], int, bool]] = {}  # what each row shows now
         doc.subscribe(self.on_change)
         self.refresh()
 
@@ -47,6 +49,8 @@ class InstancePanel(QtWidgets.QTableWidget):
         selected = set(self.doc.selected_instances())
         counts = ann.present().sum(axis=1)
         self.setRowCount(ann.num_instances)
+        for row in [r for r in self._shown if r >= ann.num_instances]:
+            del self._shown[row]  # its items went with the row
         for row in range(ann.num_instances):
             inst = int(ann.ids[row])
             score = ann.instance_score[row]
@@ -56,24 +60,37 @@ class InstancePanel(QtWidgets.QTableWidget):
                 "–" if np.isnan(score) else f"{score:.2f}",
                 f"{counts[row]}/{k}",
             )
-            for col, text in enumerate(cells):
-                item = self.item(row, col)
-                if item is None:
-                    # Items are created once and then reused: replacing them on every refresh trips a
-                    # reference-counting bug in PySide6 6.12 (a fatal "deallocating None" after many calls).
-                    item = QtWidgets.QTableWidgetItem()
-                    self.setItem(row, col, item)
+            shown = (cells, inst, inst in selected)
+            if self._shown.get(row) != shown:  # unchanged rows cost nothing (most rows on a switch)
+                self._show_row(row, *shown)
+                self._shown[row] = shown
+
+    def _show_row(self, row: int, cells: tuple[str, ...], inst: int, selected: bool) -> None:
+        for col, text in enumerate(cells):
+            item = self.item(row, col)
+            if item is None:
+                # Items are created once and then reused: replacing them on every refresh trips a
+                # reference-counting bug in PySide6 6.12 (a fatal "deallocating None" after many calls).
+                item = QtWidgets.QTableWidgetItem()
+                self.setItem(row, col, item)
+            if item.text() != text:
                 item.setText(text)
-                if col == 0:
-                    item.setBackground(QtGui.QColor(instance_color(inst)))
-                    item.setForeground(QtGui.QColor("#000000"))
-                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-                else:
-                    item.setBackground(QtGui.QColor("#3d5a80") if inst in selected else QtGui.QBrush())
+            if col == 0:
+                item.setBackground(QtGui.QColor(instance_color(inst)))
+                item.setForeground(QtGui.QColor("#000000"))
+                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            else:
+                item.setBackground(QtGui.QColor("#3d5a80") if selected else QtGui.QBrush())
 
     def _clicked(self, row: int, _col: int) -> None:
         inst = int(self.doc.image.annotations.ids[row])
         self.instance_clicked.emit(inst, QtWidgets.QApplication.keyboardModifiers())
+
+
+_DISPLAY = QtCore.Qt.ItemDataRole.DisplayRole
+_SORT_KEY = QtCore.Qt.ItemDataRole.UserRole
+_BACKGROUND = QtCore.Qt.ItemDataRole.BackgroundRole
+_SERVED_ROLES = frozenset({_DISPLAY, _SORT_KEY, _BACKGROUND, QtCore.Qt.ItemDataRole.ToolTipRole})
 
 
 class ImageTableModel(QtCore.QAbstractTableModel):
@@ -84,7 +101,9 @@ class ImageTableModel(QtCore.QAbstractTableModel):
     def __init__(self, doc: Document) -> None:
         super().__init__()
         self.doc = doc
-        self._doubt: dict[int, float] = {}
+        # Every image's doubt up front (about 0.3 ms each, once, while the window is built): computed
+        # lazily, each jump to another part of the list paid ~13 ms for the newly shown rows.
+        self._doubt = {row: image_uncertainty(im.annotations) for row, im in enumerate(doc.images)}
         self._shown = doc.current
         doc.subscribe(self.on_change)
 
@@ -109,26 +128,28 @@ class ImageTableModel(QtCore.QAbstractTableModel):
         return self._doubt[row]
 
     def data(self, index: QtCore.QModelIndex, role=QtCore.Qt.ItemDataRole.DisplayRole):
-        """Cell text, sort keys and highlighting."""
+        """Cell text, sort keys and highlighting (called per cell and role on every repaint: kept lean)."""
+        if role not in _SERVED_ROLES:
+            return None
         row, col = index.row(), index.column()
         image = self.doc.images[row]
-        if role == QtCore.Qt.ItemDataRole.DisplayRole:
-            doubt = self.doubt(row) if col == 4 else 0.0
-            return (
-                str(row + 1),
-                image.file_name,
-                str(image.annotations.num_instances),
-                "✓" if image.reviewed else "",
-                "–" if math.isnan(doubt) else f"{doubt:.2f}",
-            )[col]
-        if role == QtCore.Qt.ItemDataRole.UserRole:  # sort key
+        if role == _DISPLAY:
+            if col == 4:
+                doubt = self.doubt(row)
+                return "–" if math.isnan(doubt) else f"{doubt:.2f}"
+            if col == 1:
+                return image.file_name
+            if col == 2:
+                return str(image.annotations.num_instances)
+            return str(row + 1) if col == 0 else ("✓" if image.reviewed else "")
+        if role == _SORT_KEY:
             if col == 4:
                 doubt = self.doubt(row)
                 return -1.0 if math.isnan(doubt) else doubt
             return (row, image.file_name, image.annotations.num_instances, int(image.reviewed))[col]
-        if role == QtCore.Qt.ItemDataRole.BackgroundRole and row == self.doc.current:
-            return QtGui.QColor("#3d5a80")
-        if role == QtCore.Qt.ItemDataRole.ToolTipRole and col == 4:
+        if role == _BACKGROUND:
+            return QtGui.QColor("#3d5a80") if row == self.doc.current else None
+        if col == 4:  # tooltip
             return "Largest tag doubt of a keypoint: above 0.5 it is closer to another instance's mean tag"
         return None
 
@@ -171,6 +192,7 @@ class ImageList(QtWidgets.QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
+        self.setWordWrap(False)  # single-line cells paint without a text layout pass (many rows per scroll)
         # Fixed widths: ResizeToContents would ask every row for its text on each change (slow at 1,000s).
         for col, width in ((0, 44), (2, 40), (3, 64), (4, 50)):
             header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.Fixed)

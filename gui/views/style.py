@@ -84,9 +84,16 @@ def marker_sizes(score: np.ndarray, base: float = 9.0) -> np.ndarray:
     return base + 8.0 * s
 
 
-def marker_fill(color: str, visibility: np.ndarray) -> tuple[list[QtGui.QBrush], list[QtGui.QPen]]:
-    """Brush and pen per keypoint: filled with a dark outline; hollow in the instance colour if occluded."""
-    filled, outline = brush(color, 235), pen("#000000", 1.0, 170)
-    hollow, ring = brush(color, 0), pen(color, 2.0)
-    occluded = (visibility == OCCLUDED).tolist()
-    return [hollow if o else filled for o in occluded], [ring if o else outline for o in occluded]
+@cache
+def _fill_looks(color: str) -> tuple[tuple[int, int, float], tuple[int, int, float]]:
+    """(fill ARGB, outline ARGB, outline width) of a visible and of an occluded joint of this colour."""
+    filled = (brush(color, 235).color().rgba(), pen("#000000", 1.0, 170).color().rgba(), 1.0)
+    hollow = (brush(color, 0).color().rgba(), pen(color, 2.0).color().rgba(), 2.0)
+    return filled, hollow
+
+
+def marker_fill(color: str, visibility: np.ndarray) -> list[tuple[int, int, float]]:
+    """Fill ARGB, outline ARGB and outline width per keypoint: filled with a dark outline; hollow in the
+    instance colour if occluded."""
+    filled, hollow = _fill_looks(color)
+    return [hollow if o else filled for o in (visibility == OCCLUDED).tolist()]

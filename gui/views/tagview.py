@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup_gui.document import Annotations, Change, Document, Key
+from aegroup_gui.views.instance_item import marker_pixmap
 from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, instance_color, pen
 
 
@@ -67,6 +70,137 @@ class MeanLines(pg.GraphicsObject):
             painter.drawLine(QtCore.QPointF(-0.5, value), QtCore.QPointF(self.width - 0.5, value))
 
 
+class GridLines(pg.GraphicsObject):
+    """A faint grid: one vertical line per joint type and horizontal lines at the tag axis ticks.
+
+    Opaque, unantialiased lines in one cheap item: pyqtgraph's own axis grid is alpha-blended and repaints
+    with both axes on every redraw, which cost about 40 ms per image switch (benchmarks/bench_gui.py).
+    """
+
+    MAJOR, MINOR = "#3d3e42", "#2b2c30"  # white at 15% / 5% over the plot background, precomputed
+
+    def __init__(self, axis: pg.AxisItem, num_joints: int) -> None:
+        super().__init__()
+        self.axis = axis
+        self.num_joints = num_joints
+        self.setZValue(-100)
+
+    def viewRangeChanged(self) -> None:
+        """The visible range moved: the lines span it."""
+        self.prepareGeometryChange()
+        self.update()
+
+    def boundingRect(self) -> QtCore.QRectF:
+        """The visible part of the plot."""
+        rect = self.viewRect()
+        return QtCore.QRectF() if rect is None else QtCore.QRectF(rect)
+
+    def paint(self, painter: QtGui.QPainter, *args) -> None:
+        """Minor then major horizontal lines at the axis ticks, and the joint columns."""
+        rect = self.viewRect()
+        if rect is None or rect.height() <= 0:
+            return
+        top, bottom = rect.top(), rect.bottom()
+        levels = self.axis.tickValues(top, bottom, max(self.axis.height(), 1.0))[:2]
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+        for (_, values), color in reversed(list(zip(levels, (self.MAJOR, self.MINOR), strict=False))):
+            painter.setPen(pen(color, 1.0))
+            painter.drawLines([QtCore.QLineF(rect.left(), v, rect.right(), v) for v in values])
+        painter.setPen(pen(self.MAJOR, 1.0))
+        painter.drawLines([QtCore.QLineF(x, top, x, bottom) for x in range(self.num_joints)])
+
+
+class TagPoints(pg.GraphicsObject):
+    """Every plotted tag as a marker in its instance colour; reports clicks and hovers by point index.
+
+    Markers are blitted from the canvas's cached pixmaps: pyqtgraph's ScatterPlotItem with a brush and
+    pen per point cost about 15 ms per image switch to set up (benchmarks/bench_gui.py).
+    """
+
+    clicked = QtCore.Signal(int, object)  # point index, keyboard modifiers
+    hovered = QtCore.Signal(object)  # point index or None
+
+    SIZE_PX = 9.0
+    HIT_PX = 7.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.xy = np.zeros((0, 2))
+        self.looks: list[tuple[str, float, int, int, float]] = []
+        self._px = np.ones(2)  # data units per screen pixel along x and y
+        self._rect = QtCore.QRectF()
+        self.setAcceptHoverEvents(True)
+
+    def set_points(self, xy: np.ndarray, colors: list[str]) -> None:
+        """Show points (M, 2) in plot coordinates, one colour each."""
+        self.prepareGeometryChange()
+        self.xy = xy
+        self.looks = [_point_look(c) for c in colors]
+        self._update_rect()
+        self.update()
+
+    def viewTransformChanged(self) -> None:
+        """Zoom changed: the marker padding in data units changes with it."""
+        self._px = np.abs([self.pixelLength(QtCore.QPointF(1, 0)), self.pixelLength(QtCore.QPointF(0, 1))])
+        self._px[self._px == 0] = 1.0
+        self.prepareGeometryChange()
+        self._update_rect()
+
+    def _update_rect(self) -> None:
+        if not len(self.xy):
+            self._rect = QtCore.QRectF()
+            return
+        lo, hi = self.xy.min(axis=0), self.xy.max(axis=0)
+        pad = self._px * self.SIZE_PX
+        self._rect = QtCore.QRectF(*(lo - pad), *(hi - lo + 2 * pad))
+
+    def boundingRect(self) -> QtCore.QRectF:
+        """The points plus marker padding."""
+        return self._rect
+
+    def paint(self, painter: QtGui.QPainter, *args) -> None:
+        """Cached antialiased markers, in screen space."""
+        if not len(self.xy):
+            return
+        t = painter.transform()
+        sx = t.m11() * self.xy[:, 0] + t.m21() * self.xy[:, 1] + t.dx()
+        sy = t.m12() * self.xy[:, 0] + t.m22() * self.xy[:, 1] + t.dy()
+        ratio = painter.device().devicePixelRatioF()
+        painter.save()
+        painter.resetTransform()
+        for look, x, y in zip(self.looks, sx.tolist(), sy.tolist(), strict=True):
+            pixmap, half = marker_pixmap((*look, ratio))
+            painter.drawPixmap(QtCore.QPointF(x - half, y - half), pixmap)
+        painter.restore()
+
+    def index_at(self, pos: QtCore.QPointF) -> int | None:
+        """The point nearest to an item position within HIT_PX screen pixels."""
+        if not len(self.xy):
+            return None
+        d = np.hypot((self.xy[:, 0] - pos.x()) / self._px[0], (self.xy[:, 1] - pos.y()) / self._px[1])
+        i = int(np.argmin(d))
+        return i if d[i] <= self.HIT_PX else None
+
+    def mouseClickEvent(self, ev) -> None:
+        """Left click on a point: report it; elsewhere leave the click to the plot."""
+        i = self.index_at(ev.pos()) if ev.button() == QtCore.Qt.MouseButton.LeftButton else None
+        if i is None:
+            ev.ignore()
+            return
+        ev.accept()
+        self.clicked.emit(i, ev.modifiers())
+
+    def hoverEvent(self, ev) -> None:
+        """Report the point under the pointer (None when it leaves)."""
+        self.hovered.emit(None if ev.isExit() else self.index_at(ev.pos()))
+
+
+@cache
+def _point_look(color: str) -> tuple[str, float, int, int, float]:
+    """The marker of a tag point: a filled circle with an outline in the instance colour."""
+    return ("o", TagPoints.SIZE_PX, brush(color, 220).color().rgba(), pen(color, 1.0).color().rgba(), 1.0)
+
+
 class TagView(QtWidgets.QWidget):
     """Plots the current image's tags; emits clicks and hovers on points."""
 
@@ -87,14 +221,14 @@ class TagView(QtWidgets.QWidget):
         self.component.currentTextChanged.connect(lambda _: self.redraw())
         self.plot = pg.PlotWidget(background="#202124")
         self.plot.setMenuEnabled(False)
-        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.addItem(GridLines(self.plot.getAxis("left"), doc.schema.num_joints))
         self.plot.setLabel("left", "tag")
         self.plot.getViewBox().setMouseMode(pg.ViewBox.PanMode)
         axis = self.plot.getAxis("bottom")
         axis.setTicks([[(i, short_name(j)) for i, j in enumerate(doc.schema.joints)]])
-        self.points = pg.ScatterPlotItem(pxMode=True, size=9, hoverable=True, tip=None)
-        self.points.sigClicked.connect(self._clicked)
-        self.points.sigHovered.connect(self._hovered)
+        self.points = TagPoints()
+        self.points.clicked.connect(self._clicked)
+        self.points.hovered.connect(self._hovered)
         self.plot.addItem(self.points)
         self.means = MeanLines()
         self.plot.addItem(self.means)
@@ -138,10 +272,8 @@ class TagView(QtWidgets.QWidget):
         y = values[rows, joints]
         self._keys = [(int(ann.ids[r]), int(j)) for r, j in zip(rows, joints, strict=True)]
         self._xy = np.column_stack([x, y]) if len(x) else np.zeros((0, 2))
-        colors = [instance_color(int(ann.ids[r])) for r in rows]
-        self.points.setData(
-            x=x, y=y, brush=[brush(c, 220) for c in colors], pen=[pen(c, 1.0) for c in colors], data=rows
-        )
+        row_colors = [instance_color(int(i)) for i in ann.ids.tolist()]
+        self.points.set_points(self._xy, [row_colors[r] for r in rows.tolist()])
         lines = []
         for r in range(n):
             if ok[r].any():
@@ -172,25 +304,11 @@ class TagView(QtWidgets.QWidget):
                 return float(self._xy[i, 0]), float(self._xy[i, 1])
         return None
 
-    def key_near(self, x: float, y: float) -> Key | None:
-        """The plotted keypoint closest to a plot position."""
-        if not self._keys:
-            return None
-        i = int(np.argmin(np.hypot(self._xy[:, 0] - x, self._xy[:, 1] - y)))
-        return self._keys[i]
+    def _clicked(self, index: int, modifiers) -> None:
+        self.keypoint_clicked.emit(self._keys[index], modifiers)
 
-    def _clicked(self, _item, points, ev) -> None:
-        if len(points):
-            pos = points[0].pos()
-            key = self.key_near(pos.x(), pos.y())
-            if key is not None:
-                self.keypoint_clicked.emit(key, ev.modifiers())
-
-    def _hovered(self, _item, points, _ev) -> None:
-        key = None
-        if len(points):
-            pos = points[0].pos()
-            key = self.key_near(pos.x(), pos.y())
+    def _hovered(self, index: int | None) -> None:
+        key = None if index is None else self._keys[index]
         if key != self._hover_key:
             self._hover_key = key
             self.hovered.emit(key)
