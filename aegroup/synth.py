@@ -4,8 +4,10 @@ Each instance is a random articulated pose grown along the schema's edges (a spa
 part; joints outside the tree are placed near the body). Every joint type has its own marker (shape and
 colour, consistent across instances) so joints are learnable; instances differ only mildly (size,
 brightness, limb colour and width drawn from a small shared set), so telling them apart needs the limbs and
-the tags, not a colour per instance. Joints in a flip pair share a marker and differ by a dot on the left
-or right side, which a horizontal flip swaps, so flip augmentation stays consistent with the labels.
+the tags, not a colour per instance. Joints in a flip pair share a marker and differ by a side cue:
+"dot" (default) puts a dot on the left or right side, which a horizontal flip swaps, so flip augmentation
+stays consistent with the labels; "colour" draws the left and right joint in clearly different colours,
+which is easier to learn but a flip does not swap, so it is only for data trained without flip augmentation.
 Visibility: 2 drawn and uncovered, 1 drawn but mostly covered by a later instance or an occluder,
 0 outside the image or left out.
 """
@@ -46,6 +48,10 @@ OCCLUDER_PROB = 0.25
 """Chance that an image gets a striped occluder patch over the scene."""
 ARTICULATION_DEG = 25.0
 """Largest random bend of a bone away from its canonical direction, in degrees."""
+INSTANCE_SCALE = (0.25, 0.62)
+"""Default range of an instance's extent, as a fraction of the shorter image side."""
+SIDE_CUES = ("dot", "colour")
+"""How the two joints of a flip pair are told apart (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,8 @@ class Layout:
     extent: float
 
 
-def joint_styles(schema: PoseSchema) -> list[JointStyle]:
-    """Marker style per joint type; both joints of a flip pair share shape and colour."""
+def joint_styles(schema: PoseSchema, side_cue: str = "dot") -> list[JointStyle]:
+    """Marker style per joint type; a flip pair shares its shape, and its colour unless side_cue="colour"."""
     side = [0] * schema.num_joints
     index = {j: i for i, j in enumerate(schema.joints)}
     partner: dict[int, int] = {}
@@ -80,6 +86,12 @@ def joint_styles(schema: PoseSchema) -> list[JointStyle]:
     marker_class: dict[int, int] = {}
     for k in range(schema.num_joints):
         marker_class[k] = marker_class[partner[k]] if k in partner else len(set(marker_class.values()))
+    if side_cue == "colour":
+        # The right joint takes the palette colour 3 steps on: a different hue, and no side dot.
+        return [
+            JointStyle(SHAPES[c % len(SHAPES)], PALETTE[(c + 3 * (side[k] > 0)) % len(PALETTE)], 0)
+            for k, c in marker_class.items()
+        ]
     return [
         JointStyle(SHAPES[c % len(SHAPES)], PALETTE[c % len(PALETTE)], side[k])
         for k, c in marker_class.items()
@@ -236,11 +248,16 @@ class Instance:
 
 
 def sample_instance(
-    layout: Layout, rng: np.random.Generator, width: int, height: int, centres: list[np.ndarray]
+    layout: Layout,
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    centres: list[np.ndarray],
+    scale: tuple[float, float] = INSTANCE_SCALE,
 ) -> Instance:
-    """A random articulated pose, scaled so its extent is about 25-62% of the shorter image side."""
+    """A random articulated pose whose extent is a fraction in `scale` of the shorter image side."""
     m = min(width, height)
-    extent = rng.uniform(0.25, 0.62) * m
+    extent = rng.uniform(*scale) * m
     # Keep bones long enough that neighbouring joints stay a few heatmap pixels apart.
     bone = max(extent / max(layout.extent, 1e-6), 0.05 * m) if layout.extent > 0 else extent / 2
     pos = grow(layout, rng) * bone
@@ -326,6 +343,7 @@ def render_image(
     rng: np.random.Generator,
     size: tuple[int, int],
     num_instances: int,
+    scale: tuple[float, float] = INSTANCE_SCALE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One synthetic (H, W, 3) uint8 image and its (N, K, 3) x, y, v keypoints in image pixels."""
     width, height = size
@@ -336,7 +354,7 @@ def render_image(
     drawn: list[np.ndarray] = []
     centres: list[np.ndarray] = []
     for n in range(num_instances):
-        inst = sample_instance(layout, rng, width, height, centres)
+        inst = sample_instance(layout, rng, width, height, centres, scale)
         draw_instance(draw_img, draw_lab, inst, n + 1, schema, styles, rng)
         instances.append(inst)
         drawn.append(_own_pixels(np.asarray(labels), inst.xy, inst.radius * 0.8, n + 1))
@@ -377,6 +395,8 @@ def synthesize(
     size: tuple[int, int] = (256, 256),
     seed: int = 0,
     min_instances: int = 1,
+    instance_scale: tuple[float, float] = INSTANCE_SCALE,
+    side_cue: str = "dot",
 ) -> Path:
     """Write synthetic images (size = width, height) to out_dir/images; returns the COCO JSON path."""
     width, height = size
@@ -388,15 +408,20 @@ def synthesize(
         )
     if min(width, height) < 32:
         raise AegroupError(f"synth: --size must be at least 32 x 32 pixels, got {width} x {height}")
+    lo, hi = instance_scale
+    if not 0 < lo <= hi <= 1:
+        raise AegroupError(f"synth: --instance-scale needs 0 < MIN <= MAX <= 1, got {lo} {hi}")
+    if side_cue not in SIDE_CUES:
+        raise AegroupError(f"synth: --side-cue must be one of {', '.join(SIDE_CUES)}, got '{side_cue}'")
     out_dir = Path(out_dir)
     image_dir = out_dir / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
-    layout, styles = skeleton_layout(schema), joint_styles(schema)
+    layout, styles = skeleton_layout(schema), joint_styles(schema, side_cue)
     images, keypoints, boxes = [], {}, {}
     for i in range(n_images):
         rng = np.random.default_rng([seed, i])  # per-image stream: image i is the same whatever n_images is
         count = int(rng.integers(min_instances, max_instances + 1))
-        pixels, kp = render_image(schema, layout, styles, rng, (width, height), count)
+        pixels, kp = render_image(schema, layout, styles, rng, (width, height), count, (lo, hi))
         name = f"{i:06d}.png"
         Image.fromarray(pixels).save(image_dir / name, compress_level=1)
         image_id = i + 1

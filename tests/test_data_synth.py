@@ -128,6 +128,63 @@ def test_flip_pairs_share_a_marker_told_apart_by_side() -> None:
     assert len(unpaired) == sum(s.side == 0 for s in styles) and not unpaired & paired
 
 
+GECKO = Path(__file__).resolve().parents[1] / "examples" / "skeletons" / "gecko.yaml"
+
+
+def full_instance_extents(ann: Path, side: int) -> np.ndarray:
+    """Largest bounding-box side of every instance with all joints labelled, as a fraction of `side`."""
+    extents = []
+    for a in json.loads(ann.read_text())["annotations"]:
+        kp = np.array(a["keypoints"], dtype=float).reshape(-1, 3)
+        if (kp[:, 2] > 0).all():
+            extents.append((kp[:, :2].max(0) - kp[:, :2].min(0)).max() / side)
+    return np.array(extents)
+
+
+def test_instance_scale_bounds_the_instance_extent(tmp_path: Path) -> None:
+    schema = load_schema(GECKO)
+    small, large = (
+        full_instance_extents(
+            synthesize(schema, tmp_path / str(lo), 12, 2, (160, 120), seed=1, instance_scale=(lo, hi)), 120
+        )
+        for lo, hi in ((0.2, 0.3), (0.6, 0.7))
+    )
+    assert len(small) >= 5 and len(large) >= 5
+    # Rotation shrinks the box's largest side below the sampled extent by up to ~1/sqrt(2).
+    assert small.min() >= 0.7 * 0.2 and small.max() <= 0.3 * 1.1
+    assert large.min() >= 0.7 * 0.6 and large.max() <= 0.7 * 1.1
+
+
+def test_colour_side_cue_draws_left_and_right_in_different_colours(tmp_path: Path) -> None:
+    schema = load_schema(GECKO)
+    styles = joint_styles(schema, "colour")
+    pairs = [tuple(schema.joints.index(j) for j in pair) for pair in schema.flip_pairs]
+    for a, b in pairs:
+        assert styles[a].shape == styles[b].shape and styles[a].side == styles[b].side == 0
+        assert np.abs(np.subtract(styles[a].color, styles[b].color)).max() > 100
+    args = dict(n_images=4, max_instances=2, size=(128, 128), seed=7, instance_scale=(0.4, 0.6))
+    ann = synthesize(schema, tmp_path / "a", side_cue="colour", **args)
+    again = synthesize(schema, tmp_path / "b", side_cue="colour", **args)
+    dotted = synthesize(schema, tmp_path / "c", **args)
+    assert ann.read_text().replace("/a", "") == again.read_text().replace("/b", "")
+    assert (tmp_path / "a/images/000003.png").read_bytes() == (tmp_path / "b/images/000003.png").read_bytes()
+    # Same poses as with dots: only the markers' look changes.
+    keypoints = [[x["keypoints"] for x in json.loads(p.read_text())["annotations"]] for p in (ann, dotted)]
+    assert keypoints[0] == keypoints[1]
+    data = load_coco(ann, schema)
+    hits = 0
+    for image_id in data.image_ids:
+        name = data.image_info(image_id)["file_name"]
+        pixels = np.asarray(Image.open(tmp_path / "a/images" / name), dtype=float)
+        for inst in data.keypoints(image_id)[0]:
+            for k in (j for pair in pairs for j in pair):
+                x, y, v = inst[k]
+                if v == 2:
+                    colour = pixels[int(np.floor(y + 0.5)), int(np.floor(x + 0.5))]
+                    hits += np.abs(colour - np.array(styles[k].color)).max() < 60
+    assert hits >= 8
+
+
 def test_synth_cli_then_data_check_on_an_unshipped_schema(tmp_path: Path, cli) -> None:
     schema_file = tmp_path / "spider.yaml"
     schema_file.write_text(SPIDER)
@@ -150,6 +207,8 @@ def test_synth_cli_then_data_check_on_an_unshipped_schema(tmp_path: Path, cli) -
         (("--images", "0"), "--images must be at least 1"),
         (("--min-instances", "3", "--max-instances", "2"), "min instances"),
         (("--size", "16", "16"), "at least 32 x 32"),
+        (("--instance-scale", "0.5", "0.3"), "--instance-scale needs"),
+        (("--side-cue", "stripe"), "--side-cue must be one of"),
     ],
 )
 def test_synth_cli_rejects_bad_options(tmp_path: Path, cli, args: tuple[str, ...], needle: str) -> None:

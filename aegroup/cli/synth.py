@@ -15,6 +15,14 @@ def synth(
     min_instances: int = typer.Option(1, "--min-instances", help="Fewest instances per image."),
     size: tuple[int, int] = typer.Option((256, 256), "--size", help="Image width and height in pixels."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same dataset."),
+    instance_scale: tuple[float, float] = typer.Option(
+        (0.25, 0.62), "--instance-scale", help="Instance extent range, fraction of the shorter image side."
+    ),
+    side_cue: str = typer.Option(
+        "dot",
+        "--side-cue",
+        help="How flip-pair joints differ: 'dot' (flip-safe) or 'colour' (train without flip augmentation).",
+    ),
 ) -> None:
     """Synthesise images of articulated instances of SCHEMA with COCO keypoint annotations."""
     import json
@@ -23,7 +31,9 @@ def synth(
     from aegroup.synth import synthesize
 
     pose_schema = load_schema(schema)
-    ann = synthesize(pose_schema, out, images, max_instances, size, seed, min_instances)
+    ann = synthesize(
+        pose_schema, out, images, max_instances, size, seed, min_instances, instance_scale, side_cue
+    )
     coco = json.loads(ann.read_text())
     typer.echo(
         f"wrote {len(coco['images'])} images with {len(coco['annotations'])} instances of "
