@@ -45,6 +45,14 @@ MarkerKey = tuple[str, float, int, int, float, float]
 _MARKERS: dict[MarkerKey, tuple[QtGui.QPixmap, float]] = {}
 
 
+def screen_xy(painter: QtGui.QPainter, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map (N, 2) item coordinates through the painter's transform to screen x and y arrays."""
+    t = painter.transform()
+    sx = t.m11() * xy[:, 0] + t.m21() * xy[:, 1] + t.dx()
+    sy = t.m12() * xy[:, 0] + t.m22() * xy[:, 1] + t.dy()
+    return sx, sy
+
+
 def marker_pixmap(key: MarkerKey) -> tuple[QtGui.QPixmap, float]:
     """An antialiased marker drawn once into a transparent pixmap, and its half side in screen pixels.
 
@@ -141,9 +149,7 @@ class InstanceGraphic(pg.GraphicsObject):
         """Limbs (no antialiasing: 4x cheaper), then the cached markers and the number, in screen space."""
         if not len(self.xy):
             return
-        t = painter.transform()
-        sx = t.m11() * self.xy[:, 0] + t.m21() * self.xy[:, 1] + t.dx()
-        sy = t.m12() * self.xy[:, 0] + t.m22() * self.xy[:, 1] + t.dy()
+        sx, sy = screen_xy(painter, self.xy)
         painter.save()
         painter.resetTransform()
         if len(self.pairs):

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup_gui.document import Annotations, Change, Document, Key
-from aegroup_gui.views.instance_item import marker_pixmap
+from aegroup_gui.views.instance_item import marker_pixmap, screen_xy
 from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, instance_color, pen
 
 
@@ -162,9 +162,7 @@ class TagPoints(pg.GraphicsObject):
         """Cached antialiased markers, in screen space."""
         if not len(self.xy):
             return
-        t = painter.transform()
-        sx = t.m11() * self.xy[:, 0] + t.m21() * self.xy[:, 1] + t.dx()
-        sy = t.m12() * self.xy[:, 0] + t.m22() * self.xy[:, 1] + t.dy()
+        sx, sy = screen_xy(painter, self.xy)
         ratio = painter.device().devicePixelRatioF()
         painter.save()
         painter.resetTransform()
