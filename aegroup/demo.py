@@ -36,9 +36,12 @@ class DemoSettings(BaseModel):
     train_images: int = Field(default=800, ge=1, description="Synthetic training images.")
     val_images: int = Field(default=60, ge=1, description="Synthetic validation images.")
     image_size: int = Field(default=128, ge=32, description="Side of the synthetic images in pixels.")
-    max_instances: int = Field(default=4, ge=1, description="Instances per synthetic image, at most.")
+    max_instances: int = Field(default=3, ge=1, description="Instances per synthetic image, at most.")
+    instance_scale: tuple[float, float] = Field(
+        default=(0.35, 0.7), description="Instance extent range, as a fraction of the image side."
+    )
     input_size: int = Field(default=128, ge=64, description="Network input side in pixels.")
-    steps: int = Field(default=400, ge=1, description="Optimiser steps of the tiny model.")
+    steps: int = Field(default=600, ge=1, description="Optimiser steps of the tiny model.")
     batch_size: int = Field(default=16, ge=1, description="Images per step.")
     lr: float = Field(default=2e-3, gt=0, description="Peak Adam learning rate (cosine decay).")
     tag_weight: float = Field(default=1e-2, gt=0, description="Weight of the push and pull tag losses.")
@@ -68,8 +71,17 @@ def make_data(settings: DemoSettings, schema: PoseSchema) -> dict[str, Path]:
         "val": (settings.val_images, settings.seed + 1),
     }
     return {
+        # Flip augmentation is off (see train_config), so the clearer colour side cue is consistent.
         name: synthesize(
-            schema, settings.out / "data" / name, n, settings.max_instances, size, seed, min_instances=1
+            schema,
+            settings.out / "data" / name,
+            n,
+            settings.max_instances,
+            size,
+            seed,
+            min_instances=1,
+            instance_scale=settings.instance_scale,
+            side_cue="colour",
         )
         for name, (n, seed) in splits.items()
     }
@@ -93,9 +105,9 @@ def train_config(settings: DemoSettings) -> dict[str, Any]:
         # Tags start out nearly equal, where the paper's exp push has almost no gradient; the hinge push
         # ("max") and 10x the paper's tag weights separate instances within a few hundred steps.
         "loss": {"kind": "max", "push_weight": settings.tag_weight, "pull_weight": settings.tag_weight},
-        # Synthetic geckos are never mirrored, so body geometry tells a left foot from a right one; flip
-        # augmentation would leave only the tiny side dot of the markers (1 px at this size) to tell them
-        # apart, and left/right confusions were the largest error (about 30% of feet).
+        # Synthetic geckos are never mirrored and the demo draws left and right feet in different colours
+        # (side_cue="colour"), which a flip would contradict; with flip augmentation only the tiny side
+        # dot (1 px at this size) told them apart, and left/right confusions were the largest error.
         "augment": {"flip_prob": 0.0},
         "workers": settings.workers,
         "device": settings.device,
