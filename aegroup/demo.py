@@ -41,7 +41,7 @@ class DemoSettings(BaseModel):
         default=(0.35, 0.7), description="Instance extent range, as a fraction of the image side."
     )
     input_size: int = Field(default=128, ge=64, description="Network input side in pixels.")
-    steps: int = Field(default=600, ge=1, description="Optimiser steps of the tiny model.")
+    steps: int = Field(default=1000, ge=1, description="Optimiser steps of the tiny model.")
     batch_size: int = Field(default=16, ge=1, description="Images per step.")
     lr: float = Field(default=2e-3, gt=0, description="Peak Adam learning rate (cosine decay).")
     tag_weight: float = Field(default=1e-2, gt=0, description="Weight of the push and pull tag losses.")

@@ -14,7 +14,7 @@ def demo(
     schema: Path | None = typer.Option(
         None, "--schema", help="Skeleton YAML to use (default: examples/skeletons/gecko.yaml)."
     ),
-    steps: int = typer.Option(600, "--steps", min=1, help="Training steps of the tiny model."),
+    steps: int = typer.Option(1000, "--steps", min=1, help="Training steps of the tiny model."),
     train_images: int = typer.Option(800, "--train-images", min=1, help="Synthetic training images."),
     val_images: int = typer.Option(60, "--val-images", min=1, help="Synthetic validation images."),
     device: str = typer.Option("auto", "--device", help="'auto' (CUDA when present), 'cpu' or 'cuda:N'."),
