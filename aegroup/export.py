@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from aegroup.errors import AegroupError
 from aegroup.io.coco import build_coco, save_coco
+from aegroup.io.jsonfile import read_json
 from aegroup.io.results import FORMAT as RESULTS_FORMAT
 from aegroup.io.results import ResultsFile, load_results
 from aegroup.schema import PoseSchema
@@ -71,13 +71,7 @@ def _coco(
 def file_format(path: str | Path) -> str:
     """The `format` field of an aegroup JSON file ('aegroup-results' or 'aegroup-project')."""
     path = Path(path)
-    if not path.is_file():
-        raise AegroupError(f"{path}: file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise AegroupError(f"{path}: not a readable JSON file ({first})") from None
+    data = read_json(path)
     fmt = data.get("format") if isinstance(data, dict) else None
     if fmt not in (RESULTS_FORMAT, "aegroup-project"):
         raise AegroupError(

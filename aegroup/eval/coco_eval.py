@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from aegroup.errors import AegroupError
+from aegroup.io.jsonfile import read_json
 from aegroup.schema import PoseSchema, builtin_schemas, load_schema
 
 METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -107,12 +108,7 @@ def _result_annotations(results: Any, schema: PoseSchema, image_ids: set[int]) -
     if isinstance(results, (str, Path)):
         source = str(results)
         path = Path(results)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise AegroupError(f"{path}: results file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise AegroupError(f"{path}: not a readable JSON file ({str(err).splitlines()[0]})") from None
+        raw = read_json(path, "results file")
         results = load_results(path) if isinstance(raw, dict) else raw
     if isinstance(results, ResultsFile):
         if results.pose_schema.joints != schema.joints:

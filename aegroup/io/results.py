@@ -7,7 +7,6 @@ are image pixels. Torch-free so that the GUI can read it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from aegroup.errors import AegroupError, validation_message
 from aegroup.io.atomic import atomic_write_json
+from aegroup.io.jsonfile import read_json
 from aegroup.schema import PoseSchema
 
 if TYPE_CHECKING:
@@ -117,13 +117,7 @@ class ResultsFile(BaseModel):
 def load_results(path: str | Path) -> ResultsFile:
     """Read and validate a results file; every problem is a one-line `AegroupError` naming file and field."""
     path = Path(path)
-    if not path.is_file():
-        raise AegroupError(f"{path}: results file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise AegroupError(f"{path}: not a readable JSON file ({first})") from None
+    data = read_json(path, "results file")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise AegroupError(
             f"{path}: field 'format': expected '{FORMAT}' (is this a plain COCO results list?)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +13,7 @@ from aegroup.decode.config import DecodeConfig
 from aegroup.decode.groupers import available_groupers
 from aegroup.errors import AegroupError, validation_message
 from aegroup.io.atomic import atomic_write_text
+from aegroup.io.jsonfile import read_json
 from aegroup.loss import LossConfig
 from aegroup.model.config import PRESETS, ModelConfig
 from aegroup.schema import PoseSchema, load_schema
@@ -279,10 +279,7 @@ def validate_config(data: dict[str, Any], source: str) -> TrainConfig:
 
 def first_category(ann_file: Path) -> dict[str, Any]:
     """The first entry of a COCO file's `categories` (used when the config names no schema)."""
-    try:
-        data = json.loads(Path(ann_file).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise AegroupError(f"{ann_file}: cannot read COCO file ({err})") from None
+    data = read_json(ann_file, "COCO file")
     categories = data.get("categories") if isinstance(data, dict) else None
     if not categories or not isinstance(categories[0], dict):
         raise AegroupError(f"{ann_file}: field 'categories' is empty; set 'schema' in the config")
