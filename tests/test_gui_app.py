@@ -123,7 +123,7 @@ def test_drag_moves_a_keypoint_as_one_undo_step(window: MainWindow) -> None:
     now = doc.image.annotations
     new_pos = window.canvas.widget_pos(*now.keypoints[now.row(key[0]), k, :2])
     assert abs(new_pos.x() - end.x()) <= 1 and abs(new_pos.y() - end.y()) <= 1
-    drawn = window.canvas.pool[now.row(key[0])].xy  # the canvas redrew the moved instance
+    drawn = window.canvas.moving.xy  # the canvas redrew the moved instance (in the drag layer)
     assert any(np.allclose(p, now.keypoints[now.row(key[0]), k, :2]) for p in drawn)
     window.undo()
     assert doc.same_state(before)

@@ -11,17 +11,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup_gui.document import Annotations, Change, Document, Key
 from aegroup_gui.views.images import ImageCache
-from aegroup_gui.views.instance_item import InstanceGraphic
-from aegroup_gui.views.style import (
-    HOVER_COLOR,
-    SELECTED_COLOR,
-    brush,
-    instance_color,
-    marker_fill,
-    marker_sizes,
-    marker_symbols,
-    pen,
-)
+from aegroup_gui.views.instance_item import InstancesItem
+from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, pen
 
 HIT_RADIUS_PX = 10.0
 """How close (screen pixels) a click must be to a keypoint to hit it."""
@@ -67,21 +58,6 @@ class PassiveScatter(pg.ScatterPlotItem):
         ev.ignore()
 
 
-def draw_instance(item: InstanceGraphic, ann: Annotations, row: int, edge_index: np.ndarray) -> None:
-    """Give an instance's graphic the joints and limbs of row `row` of `ann`."""
-    color = instance_color(int(ann.ids[row]))
-    kps = ann.keypoints[row]
-    idx = np.flatnonzero(kps[:, 2] > 0)
-    where = np.full(kps.shape[0], -1)
-    where[idx] = np.arange(idx.size)
-    pairs = where[edge_index] if len(edge_index) else np.zeros((0, 2), int)
-    pairs = pairs[(pairs >= 0).all(axis=1)]
-    score = ann.scores[row, idx]
-    fills = marker_fill(color, kps[idx, 2])
-    symbols = marker_symbols(ann.origin[row, idx], score)
-    item.set_data(kps[idx, :2], pairs, marker_sizes(score), symbols, fills, color, str(row + 1))
-
-
 class CanvasView(pg.GraphicsView):
     """Renders the current image of a document; emits what the person wants to do."""
 
@@ -99,7 +75,12 @@ class CanvasView(pg.GraphicsView):
         self.setCentralItem(self.view)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image_item)
-        self.pool: list[InstanceGraphic] = []
+        # Every instance in one item; while a drag moves some, they go to a second item and the rest
+        # are blitted from a cached pixmap.
+        self.instances = InstancesItem()
+        self.moving = InstancesItem()
+        self.instances.setZValue(10)
+        self.moving.setZValue(11)
         self.selection_item = PassiveScatter(pxMode=True, brush=brush("#000000", 0), size=22)
         self.hover_item = PassiveScatter(pxMode=True, brush=brush("#000000", 0), size=26)
         self.selection_item.setZValue(30)
@@ -109,7 +90,7 @@ class CanvasView(pg.GraphicsView):
         self.band.setBrush(brush("#4a90d9", 50))
         self.band.setZValue(40)
         self.band.hide()
-        for item in (self.selection_item, self.hover_item, self.band):
+        for item in (self.instances, self.moving, self.selection_item, self.hover_item, self.band):
             self.view.addItem(item)
         self.edge_index = np.array(doc.schema.edge_index, int).reshape(-1, 2)
         self._drag_key: Key | None = None
@@ -117,6 +98,7 @@ class CanvasView(pg.GraphicsView):
         self._drag_id = 0
         self.image_missing = False
         self._drawn: Annotations | None = None  # what the instance items show now
+        self._moving_rows: list[int] = []  # rows drawn by the moving item
         doc.subscribe(self.on_change)
         self.show_image()
 
@@ -150,18 +132,12 @@ class CanvasView(pg.GraphicsView):
         self.view.setRange(xRange=(0, record.width), yRange=(0, record.height), padding=0.02)
 
     def draw_instances(self) -> None:
-        """(Re)draw every instance of the current image, reusing graphics items."""
+        """(Re)draw every instance of the current image."""
         ann = self.doc.image.annotations
-        while len(self.pool) < ann.num_instances:
-            item = InstanceGraphic()
-            item.setZValue(10)
-            self.view.addItem(item)
-            self.pool.append(item)
-        for row, item in enumerate(self.pool):
-            item.set_cached(False)  # everything is redrawn once anyway; pixmaps would only add work
-            if row < ann.num_instances:
-                draw_instance(item, ann, row, self.edge_index)
-            item.setVisible(row < ann.num_instances)
+        self.instances.set_cached(False)  # everything is redrawn once anyway; a pixmap would only add work
+        self.instances.set_instances(ann, list(range(ann.num_instances)), self.edge_index)
+        self.moving.set_instances(ann, [], self.edge_index)
+        self._moving_rows = []
         self._drawn = ann
 
     def draw_moved(self) -> None:
@@ -170,11 +146,14 @@ class CanvasView(pg.GraphicsView):
         if old is None or old.keypoints.shape != ann.keypoints.shape:
             self.draw_instances()
             return
-        rows = np.flatnonzero((old.keypoints != ann.keypoints).any(axis=(1, 2)))
-        for item in self.pool:  # during a drag the other instances are blitted from pixmaps
-            item.set_cached(True)
-        for row in rows.tolist():
-            draw_instance(self.pool[row], ann, row, self.edge_index)
+        changed = np.flatnonzero((old.keypoints != ann.keypoints).any(axis=(1, 2))).tolist()
+        moving = sorted(set(self._moving_rows) | set(changed))
+        if moving != self._moving_rows:  # the others stay still: drawn once, then blitted from a pixmap
+            self._moving_rows = moving
+            self.instances.set_cached(True)
+            still = [r for r in range(ann.num_instances) if r not in set(moving)]
+            self.instances.set_instances(ann, still, self.edge_index)
+        self.moving.set_instances(ann, moving, self.edge_index)
         self._drawn = ann
 
     def draw_overlay(self) -> None:
@@ -187,11 +166,9 @@ class CanvasView(pg.GraphicsView):
         self._dim_unselected()
 
     def _dim_unselected(self) -> None:
-        ann = self.doc.image.annotations
         selected = set(self.doc.selected_instances())
-        for row in range(min(ann.num_instances, len(self.pool))):
-            dim = bool(selected) and int(ann.ids[row]) not in selected
-            self.pool[row].setOpacity(0.4 if dim else 1.0)
+        self.instances.set_dimmed(selected)
+        self.moving.set_dimmed(selected)
 
     @staticmethod
     def _positions(ann: Annotations, keys: list[Key]) -> np.ndarray:

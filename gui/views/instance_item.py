@@ -1,4 +1,4 @@
-"""One graphics item per instance: limbs, joint markers (fixed screen size) and its panel number.
+"""The instances of an image in one graphics item: limbs, joint markers (fixed screen size), panel numbers.
 
 Drawn with QPainter directly: pyqtgraph's general ScatterPlotItem/PlotCurveItem pair costs several
 times more per update, which decides whether switching images stays under 50 ms (benchmarks/bench_gui.py).
@@ -12,7 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from aegroup_gui.views.style import pen
+from aegroup_gui.document import OCCLUDED, Annotations
+from aegroup_gui.views.style import instance_color, marker_look, marker_sizes, marker_symbols, pen
 
 MARKER_PADDING_PX = 16.0
 """Screen pixels around the joints that the item may paint into (markers and the number label)."""
@@ -78,46 +79,69 @@ def marker_pixmap(key: MarkerKey) -> tuple[QtGui.QPixmap, float]:
     return _MARKERS[key]
 
 
-class InstanceGraphic(pg.GraphicsObject):
-    """Limbs, joints and number of one instance; markers keep their pixel size at any zoom."""
+class InstancesItem(pg.GraphicsObject):
+    """Limbs, joints and numbers of many instances in one item; markers keep their pixel size at any zoom.
+
+    One item for all instances: thirty items cost the scene thirty bounding-rect, sort and paint passes
+    per redraw, which decided whether switching images stays under 50 ms (benchmarks/bench_gui.py).
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self.xy = np.zeros((0, 2))
-        self.pairs = np.zeros((0, 2), int)
-        self.sizes = np.zeros(0)
-        self.looks: list[tuple[str, float, int, int, float]] = []  # marker key without the pixel ratio
-        self.limb_pen = pen("#ffffff")
-        self.color = QtGui.QColor("#ffffff")
-        self.number = ""
+        self.ids = np.zeros(0, np.int64)  # instance id of each drawn row, in paint order
+        self.xy = np.zeros((0, 2))  # present joints of every drawn row, row after row (image pixels)
+        self.spans: list[tuple[int, int]] = []  # each row's slice of xy
+        self.pairs: list[np.ndarray] = []  # each row's limbs as (E, 2) indices into xy
+        self.tops: list[int] = []  # each row's topmost joint (index into xy), where its number goes
+        self.looks: list[tuple[str, float, int, int, float]] = []  # marker key of each joint, no pixel ratio
+        self.pens: list[QtGui.QPen] = []
+        self.colors: list[QtGui.QColor] = []
+        self.numbers: list[str] = []
+        self.opacity: list[float] = []
         self._rect = QtCore.QRectF()
         self._px = 1.0  # data units per screen pixel, refreshed when the view zooms
         self.font = QtGui.QFont()
         self.font.setBold(True)
         self.font.setPixelSize(13)
 
-    def set_data(
-        self,
-        xy: np.ndarray,
-        pairs: np.ndarray,
-        sizes: np.ndarray,
-        symbols: list[str],
-        fills: list[tuple[int, int, float]],
-        color: str,
-        number: str,
-    ) -> None:
-        """Replace what is drawn: joints (J, 2) image pixels, limbs as (E, 2) indices into them; per joint
-        a size (px), symbol and (fill ARGB, outline ARGB, outline width)."""
+    def set_instances(self, ann: Annotations, rows: list[int], edge_index: np.ndarray) -> None:
+        """Draw rows `rows` of `ann` (in that order); limbs are the schema's (E, 2) joint index pairs."""
         self.prepareGeometryChange()
-        self.xy, self.pairs, self.sizes = xy, pairs, sizes
-        # Sizes rounded to whole pixels so the marker pixmap cache stays small (and warm).
-        whole = np.round(sizes).tolist()
-        self.looks = [(sym, q, *f) for sym, q, f in zip(symbols, whole, fills, strict=True)]
-        self.limb_pen = pen(color, 2.0, 230)
-        self.color = QtGui.QColor(color)
-        self.number = number
+        kps = ann.keypoints[rows]
+        present = kps[:, :, 2] > 0
+        ends = np.cumsum(present.sum(axis=1))
+        self.spans = list(zip((ends - present.sum(axis=1)).tolist(), ends.tolist(), strict=True))
+        r_idx, j_idx = np.nonzero(present)
+        self.xy = kps[r_idx, j_idx, :2]
+        # Index into xy of every (row, joint), -1 where absent: limbs whose two ends exist.
+        where = np.full(present.shape, -1)
+        where[r_idx, j_idx] = np.arange(r_idx.size)
+        ends_ij = where[:, edge_index] if len(edge_index) else np.zeros((len(rows), 0, 2), int)
+        self.pairs = [p[(p >= 0).all(axis=1)] for p in ends_ij]
+        self.tops = [a + int(np.argmin(self.xy[a:b, 1])) if b > a else -1 for a, b in self.spans]
+        self.ids = ann.ids[rows]
+        colors = [instance_color(i) for i in self.ids.tolist()]
+        score = ann.scores[rows][r_idx, j_idx]
+        sizes = np.round(marker_sizes(score)).tolist()  # whole pixels keep the pixmap cache small and warm
+        symbols = marker_symbols(ann.origin[rows][r_idx, j_idx], score)
+        hollow = (kps[r_idx, j_idx, 2] == OCCLUDED).tolist()
+        self.looks = [
+            (sym, size, *marker_look(colors[r], h))
+            for sym, size, r, h in zip(symbols, sizes, r_idx.tolist(), hollow, strict=True)
+        ]
+        self.pens = [pen(c, 2.0) for c in colors]
+        self.colors = [QtGui.QColor(c) for c in colors]
+        self.numbers = [str(r + 1) for r in rows]
+        self.opacity = [1.0] * len(rows)
         self._update_rect()
         self.update()
+
+    def set_dimmed(self, selected: set[int]) -> None:
+        """Fade the instances not in `selected` (none are faded when it is empty)."""
+        opacity = [0.4 if selected and i not in selected else 1.0 for i in self.ids.tolist()]
+        if opacity != self.opacity:
+            self.opacity = opacity
+            self.update()
 
     def set_cached(self, cached: bool) -> None:
         """Keep a pixmap of this item (worth it while another instance is dragged), or draw directly."""
@@ -146,28 +170,28 @@ class InstanceGraphic(pg.GraphicsObject):
         return self._rect
 
     def paint(self, painter: QtGui.QPainter, *args) -> None:
-        """Limbs (no antialiasing: 4x cheaper), then the cached markers and the number, in screen space."""
+        """Per instance: limbs (opaque, unantialiased: many times cheaper), cached markers, the number."""
         if not len(self.xy):
             return
         sx, sy = screen_xy(painter, self.xy)
+        ends = np.column_stack([sx, sy])
+        ratio = painter.device().devicePixelRatioF()
+        marks = [marker_pixmap((*look, ratio)) for look in self.looks]
+        corners = (ends - np.array([[half for _, half in marks]]).T).tolist()
         painter.save()
         painter.resetTransform()
-        if len(self.pairs):
-            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-            painter.setPen(self.limb_pen)
-            a, b = self.pairs[:, 0], self.pairs[:, 1]
-            painter.drawLines(
-                [
-                    QtCore.QLineF(sx[i], sy[i], sx[j], sy[j])
-                    for i, j in zip(a.tolist(), b.tolist(), strict=True)
-                ]
-            )
-        ratio = painter.device().devicePixelRatioF()
-        for look, x, y in zip(self.looks, sx.tolist(), sy.tolist(), strict=True):
-            pixmap, half = marker_pixmap((*look, ratio))
-            painter.drawPixmap(QtCore.QPointF(x - half, y - half), pixmap)
-        top = int(np.argmin(sy))
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         painter.setFont(self.font)
-        painter.setPen(self.color)
-        painter.drawText(QtCore.QPointF(sx[top] - 4, sy[top] - 10), self.number)
+        for r, (a, b) in enumerate(self.spans):
+            painter.setOpacity(self.opacity[r])
+            if len(self.pairs[r]):
+                painter.setPen(self.pens[r])
+                segments = np.concatenate([ends[self.pairs[r][:, 0]], ends[self.pairs[r][:, 1]]], axis=1)
+                painter.drawLines([QtCore.QLineF(*s) for s in segments.tolist()])
+            for (pixmap, _), (x, y) in zip(marks[a:b], corners[a:b], strict=True):
+                painter.drawPixmap(QtCore.QPointF(x, y), pixmap)
+            if b > a:
+                painter.setPen(self.colors[r])
+                top = self.tops[r]
+                painter.drawText(QtCore.QPointF(sx[top] - 4, sy[top] - 10), self.numbers[r])
         painter.restore()

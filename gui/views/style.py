@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui
 
-from aegroup_gui.document import ADDED, OCCLUDED, REFINED
+from aegroup_gui.document import ADDED, REFINED
 
 PALETTE = (
     "#1f77b4",
@@ -85,15 +85,8 @@ def marker_sizes(score: np.ndarray, base: float = 9.0) -> np.ndarray:
 
 
 @cache
-def _fill_looks(color: str) -> tuple[tuple[int, int, float], tuple[int, int, float]]:
-    """(fill ARGB, outline ARGB, outline width) of a visible and of an occluded joint of this colour."""
-    filled = (brush(color, 235).color().rgba(), pen("#000000", 1.0, 170).color().rgba(), 1.0)
-    hollow = (brush(color, 0).color().rgba(), pen(color, 2.0).color().rgba(), 2.0)
-    return filled, hollow
-
-
-def marker_fill(color: str, visibility: np.ndarray) -> list[tuple[int, int, float]]:
-    """Fill ARGB, outline ARGB and outline width per keypoint: filled with a dark outline; hollow in the
-    instance colour if occluded."""
-    filled, hollow = _fill_looks(color)
-    return [hollow if o else filled for o in (visibility == OCCLUDED).tolist()]
+def marker_look(color: str, occluded: bool) -> tuple[int, int, float]:
+    """A joint's (fill ARGB, outline ARGB, outline width): filled, dark outline; hollow if occluded."""
+    if occluded:
+        return brush(color, 0).color().rgba(), pen(color, 2.0).color().rgba(), 2.0
+    return brush(color, 235).color().rgba(), pen("#000000", 1.0, 170).color().rgba(), 1.0

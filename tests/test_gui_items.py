@@ -1,0 +1,82 @@
+"""The canvas instances item against plain per-instance loops (joints, limbs, numbers, fading), painted."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from aegroup.schema import load_schema
+from aegroup_gui.app import application
+from aegroup_gui.document import ABSENT, OCCLUDED, Annotations
+from aegroup_gui.views.instance_item import InstancesItem
+from aegroup_gui.views.style import instance_color
+
+pytestmark = pytest.mark.gui
+
+SCHEMA = load_schema("coco17")
+EDGES = np.array(SCHEMA.edge_index, int).reshape(-1, 2)
+
+
+def random_annotations(n: int, seed: int) -> Annotations:
+    """n instances of random joints in a 200 x 100 image, some absent and some occluded."""
+    rng = np.random.default_rng(seed)
+    k = SCHEMA.num_joints
+    xy = rng.uniform([0, 0], [200, 100], (n, k, 2))
+    v = rng.choice([ABSENT, OCCLUDED, 2], (n, k), p=[0.3, 0.2, 0.5])
+    return Annotations.build(
+        ids=rng.permutation(np.arange(1, n + 1)) * 3,
+        keypoints=np.dstack([xy, v]),
+        scores=rng.uniform(0, 1, (n, k)),
+        tags=rng.normal(size=(n, k, 1)),
+        origin=rng.integers(0, 4, (n, k)),
+        instance_score=rng.uniform(0, 1, n),
+        status=np.zeros(n),
+    )
+
+
+@pytest.mark.parametrize("rows", [[0, 1, 2, 3, 4], [3, 0], [], [2]])
+def test_instances_item_holds_each_rows_joints_limbs_and_number(rows: list[int]) -> None:
+    application()
+    ann = random_annotations(5, seed=len(rows))
+    item = InstancesItem()
+    item.set_instances(ann, rows, EDGES)
+    assert len(item.spans) == len(rows)
+    for i, r in enumerate(rows):  # the plain per-instance reference
+        a, b = item.spans[i]
+        present = [k for k in range(SCHEMA.num_joints) if ann.keypoints[r, k, 2] > 0]
+        assert np.array_equal(item.xy[a:b], ann.keypoints[r, present, :2])
+        limbs = {
+            (a + present.index(j), a + present.index(k)) for j, k in EDGES if j in present and k in present
+        }
+        assert {tuple(p) for p in item.pairs[i].tolist()} == limbs
+        assert item.tops[i] == a + int(np.argmin(ann.keypoints[r, present, 1]))
+        assert item.numbers[i] == str(r + 1)
+        assert item.pens[i].color().name() == instance_color(int(ann.ids[r]))
+        hollow = [look[2] >> 24 == 0 for look in item.looks[a:b]]  # occluded: transparent fill
+        assert hollow == [ann.keypoints[r, k, 2] == OCCLUDED for k in present]
+    item.set_dimmed({int(ann.ids[r]) for r in rows[:1]})
+    assert item.opacity == [1.0] * len(rows[:1]) + [0.4] * (len(rows) - 1)
+
+
+def test_instances_item_paints_limbs_and_markers_in_instance_colours() -> None:
+    application()
+    ann = random_annotations(3, seed=7)
+    scene = QtWidgets.QGraphicsScene()
+    item = InstancesItem()
+    scene.addItem(item)
+    item.set_instances(ann, [0, 1, 2], EDGES)
+    image = QtGui.QImage(400, 200, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(QtGui.QColor("#000000"))
+    painter = QtGui.QPainter(image)
+    scene.render(painter, QtCore.QRectF(0, 0, 400, 200), QtCore.QRectF(-50, -25, 300, 150))
+    painter.end()
+    pixels = {image.pixelColor(x, y).name() for x in range(0, 400, 2) for y in range(0, 200, 2)}
+    for inst in ann.ids.tolist():
+        assert instance_color(inst) in pixels
