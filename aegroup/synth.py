@@ -50,6 +50,8 @@ ARTICULATION_DEG = 25.0
 """Largest random bend of a bone away from its canonical direction, in degrees."""
 INSTANCE_SCALE = (0.25, 0.62)
 """Default range of an instance's extent, as a fraction of the shorter image side."""
+SPACING = 0.45
+"""Default least distance between instance centres, as a fraction of the instance's extent."""
 SIDE_CUES = ("dot", "colour")
 """How the two joints of a flip pair are told apart (see the module docstring)."""
 
@@ -254,8 +256,12 @@ def sample_instance(
     height: int,
     centres: list[np.ndarray],
     scale: tuple[float, float] = INSTANCE_SCALE,
+    spacing: float = SPACING,
 ) -> Instance:
-    """A random articulated pose whose extent is a fraction in `scale` of the shorter image side."""
+    """A random articulated pose whose extent is a fraction in `scale` of the shorter image side.
+
+    Its centre is drawn (up to 20 times) at least `spacing` x extent away from the `centres` so far.
+    """
     m = min(width, height)
     extent = rng.uniform(*scale) * m
     # Keep bones long enough that neighbouring joints stay a few heatmap pixels apart.
@@ -274,7 +280,7 @@ def sample_instance(
         pos[members] += rng.uniform(lo - pad, hi + pad)
     centre = np.array([rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height])
     for _ in range(20):  # overlap, but avoid stacking instances right on top of each other
-        if all(np.linalg.norm(centre - c) > 0.45 * extent for c in centres):
+        if all(np.linalg.norm(centre - c) > spacing * extent for c in centres):
             break
         centre = np.array([rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height])
     centres.append(centre)
@@ -344,6 +350,7 @@ def render_image(
     size: tuple[int, int],
     num_instances: int,
     scale: tuple[float, float] = INSTANCE_SCALE,
+    spacing: float = SPACING,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One synthetic (H, W, 3) uint8 image and its (N, K, 3) x, y, v keypoints in image pixels."""
     width, height = size
@@ -354,7 +361,7 @@ def render_image(
     drawn: list[np.ndarray] = []
     centres: list[np.ndarray] = []
     for n in range(num_instances):
-        inst = sample_instance(layout, rng, width, height, centres, scale)
+        inst = sample_instance(layout, rng, width, height, centres, scale, spacing)
         draw_instance(draw_img, draw_lab, inst, n + 1, schema, styles, rng)
         instances.append(inst)
         drawn.append(_own_pixels(np.asarray(labels), inst.xy, inst.radius * 0.8, n + 1))
@@ -397,6 +404,7 @@ def synthesize(
     min_instances: int = 1,
     instance_scale: tuple[float, float] = INSTANCE_SCALE,
     side_cue: str = "dot",
+    spacing: float = SPACING,
 ) -> Path:
     """Write synthetic images (size = width, height) to out_dir/images; returns the COCO JSON path."""
     width, height = size
@@ -411,6 +419,8 @@ def synthesize(
     lo, hi = instance_scale
     if not 0 < lo <= hi <= 1:
         raise AegroupError(f"synth: --instance-scale needs 0 < MIN <= MAX <= 1, got {lo} {hi}")
+    if spacing < 0:
+        raise AegroupError(f"synth: --spacing must be at least 0, got {spacing}")
     if side_cue not in SIDE_CUES:
         raise AegroupError(f"synth: --side-cue must be one of {', '.join(SIDE_CUES)}, got '{side_cue}'")
     out_dir = Path(out_dir)
@@ -421,7 +431,7 @@ def synthesize(
     for i in range(n_images):
         rng = np.random.default_rng([seed, i])  # per-image stream: image i is the same whatever n_images is
         count = int(rng.integers(min_instances, max_instances + 1))
-        pixels, kp = render_image(schema, layout, styles, rng, (width, height), count, (lo, hi))
+        pixels, kp = render_image(schema, layout, styles, rng, (width, height), count, (lo, hi), spacing)
         name = f"{i:06d}.png"
         Image.fromarray(pixels).save(image_dir / name, compress_level=1)
         image_id = i + 1

@@ -155,6 +155,32 @@ def test_instance_scale_bounds_the_instance_extent(tmp_path: Path) -> None:
     assert large.min() >= 0.7 * 0.6 and large.max() <= 0.7 * 1.1
 
 
+def centre_gaps(ann: Path) -> np.ndarray:
+    """Per image with two instances, the distance between their box centres over the larger box side."""
+    by_image: dict[int, list[list[float]]] = {}
+    for a in json.loads(ann.read_text())["annotations"]:
+        by_image.setdefault(a["image_id"], []).append(a["bbox"])
+    gaps = []
+    for boxes in by_image.values():
+        if len(boxes) == 2:
+            (x0, y0, w0, h0), (x1, y1, w1, h1) = boxes
+            centre_gap = np.hypot(x0 + w0 / 2 - x1 - w1 / 2, y0 + h0 / 2 - y1 - h1 / 2)
+            gaps.append(centre_gap / max(w0, h0, w1, h1))
+    return np.array(gaps)
+
+
+def test_spacing_keeps_instances_apart(tmp_path: Path) -> None:
+    schema = load_schema(GECKO)
+    args = dict(n_images=30, max_instances=2, size=(192, 192), seed=3, min_instances=2)
+    close, apart = (
+        centre_gaps(synthesize(schema, tmp_path / str(s), instance_scale=(0.4, 0.45), spacing=s, **args))
+        for s in (0.0, 1.2)
+    )
+    assert len(close) == len(apart) == 30
+    # Centres 1.2 extents apart stay about an extent apart in box units; unspaced ones often overlap.
+    assert apart.min() > 0.8 and (close < 0.5).sum() >= 3 and apart.mean() > close.mean()
+
+
 def test_colour_side_cue_draws_left_and_right_in_different_colours(tmp_path: Path) -> None:
     schema = load_schema(GECKO)
     styles = joint_styles(schema, "colour")
@@ -209,6 +235,7 @@ def test_synth_cli_then_data_check_on_an_unshipped_schema(tmp_path: Path, cli) -
         (("--size", "16", "16"), "at least 32 x 32"),
         (("--instance-scale", "0.5", "0.3"), "--instance-scale needs"),
         (("--side-cue", "stripe"), "--side-cue must be one of"),
+        (("--spacing", "-0.1"), "--spacing must be at least 0"),
     ],
 )
 def test_synth_cli_rejects_bad_options(tmp_path: Path, cli, args: tuple[str, ...], needle: str) -> None:

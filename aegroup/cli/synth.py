@@ -18,6 +18,11 @@ def synth(
     instance_scale: tuple[float, float] = typer.Option(
         (0.25, 0.62), "--instance-scale", help="Instance extent range, fraction of the shorter image side."
     ),
+    spacing: float = typer.Option(
+        0.45,
+        "--spacing",
+        help="Least distance between instance centres, fraction of the instance extent (more: less overlap).",
+    ),
     side_cue: str = typer.Option(
         "dot",
         "--side-cue",
@@ -32,7 +37,16 @@ def synth(
 
     pose_schema = load_schema(schema)
     ann = synthesize(
-        pose_schema, out, images, max_instances, size, seed, min_instances, instance_scale, side_cue
+        pose_schema,
+        out,
+        images,
+        max_instances,
+        size,
+        seed,
+        min_instances,
+        instance_scale,
+        side_cue,
+        spacing,
     )
     coco = json.loads(ann.read_text())
     typer.echo(
