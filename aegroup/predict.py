@@ -68,7 +68,8 @@ class Predictor:
             raise AegroupError(f"scales: expected positive numbers, got {list(scales)}")
         get_grouper(method)  # an unknown grouper name fails here, before any image is read
         self.device = pick_device(device)
-        self.model = model.to(self.device).eval()
+        # Channels-last convolutions: the faster layout on CPU (oneDNN) and GPU alike.
+        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
         self.schema, self.input_size, self.stride = schema, input_size, output_stride
         self.size_multiple = size_multiple
         self.decode = decode or DecodeConfig()

@@ -106,6 +106,8 @@ def build_session(config: TrainConfig, env: DistEnv, device: torch.device, resum
     # The same seed on every rank gives identical initial weights (DDP also broadcasts rank 0's).
     torch.manual_seed(config.seed)
     model = build_model(model_config).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer, scheduler = build_optimizer(model, config.optim, total)
     scaler = torch.amp.GradScaler(device.type, enabled=config.mixed_precision == "fp16")
     session = Session(
