@@ -18,7 +18,7 @@ def greedy_match(
     nearest_col = distance.argmin(axis=1)
     rows = np.flatnonzero(distance[np.arange(len(distance)), nearest_col] < config.tag_threshold)
     cols = nearest_col[rows]
-    if np.unique(cols).size == cols.size:
+    if len(set(cols.tolist())) == cols.size:  # a few dozen entries: a Python set beats np.unique
         # No two accepted candidates want the same instance, so the order of service cannot matter
         # (a candidate whose nearest instance is beyond the threshold finds nothing nearer later).
         return rows, cols

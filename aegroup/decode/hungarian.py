@@ -27,10 +27,13 @@ def hungarian_match(
     new instances; the padding also breaks ties between equal-cost assignments as the references do.
     """
     acceptable = distance < config.tag_threshold
-    if config.gate_by_threshold and acceptable.sum(axis=0).max() <= 1 and acceptable.sum(axis=1).max() <= 1:
-        # Every candidate has at most one acceptable instance and vice versa: with gating, every optimum
-        # takes all those pairs (each saves a 1e10 padding cost) and no other pair is accepted.
-        return np.nonzero(acceptable)
+    if config.gate_by_threshold:
+        pairs = np.nonzero(acceptable)
+        rows, cols = pairs[0].tolist(), pairs[1].tolist()  # a few dozen entries: Python sets beat numpy
+        if len(set(rows)) == len(rows) and len(set(cols)) == len(cols):
+            # Every candidate has at most one acceptable instance and vice versa: with gating, every
+            # optimum takes all those pairs (each saves a 1e10 padding cost) and no other pair is accepted.
+            return pairs
     from scipy.optimize import linear_sum_assignment  # scipy.optimize costs ~0.1 s to import
 
     cost = np.round(distance) * 100.0 - score[:, None] if config.use_detection_val else distance

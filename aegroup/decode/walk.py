@@ -25,21 +25,24 @@ def walk_joints(
     The pool starts from the first joint that has candidates; each later joint's candidates are matched
     to the first `max_instances` instances by the distance between their tag and the instance's mean tag.
     """
-    num_joints, _, dim = candidates.tag.shape
-    valid_mask = candidates.score > config.detection_threshold
-    capacity = int(valid_mask.sum())
-    slots = np.full((capacity, num_joints), -1, np.int64)
-    tag_sum = np.zeros((capacity, dim), np.float64)
-    count = np.zeros(capacity, np.int64)
+    num_joints, slots_per_joint, dim = candidates.tag.shape
+    # Every joint's valid candidates gathered once: the loop below runs numpy calls on arrays of a few
+    # dozen entries, where each call's fixed cost, not its size, is what counts.
+    flat = np.flatnonzero(candidates.score > config.detection_threshold)
+    bounds = np.searchsorted(flat, np.arange(num_joints + 1) * slots_per_joint).tolist()
+    all_valid = flat % slots_per_joint
+    all_tags = candidates.tag.reshape(-1, dim)[flat].astype(np.float64)
+    all_scores = candidates.score.reshape(-1)[flat].astype(np.float64)
+    slots = np.full((flat.size, num_joints), -1, np.int64)
+    tag_sum = np.zeros((flat.size, dim), np.float64)
+    count = np.zeros(flat.size, np.int64)
     n = 0
     for k in order:
-        valid = np.flatnonzero(valid_mask[k])
-        if valid.size == 0:
+        lo, hi = bounds[k], bounds[k + 1]
+        if lo == hi:
             continue
-        tags = candidates.tag[k, valid].astype(np.float64)
-        if n == 0:
-            new = np.arange(valid.size)
-        else:
+        valid, tags = all_valid[lo:hi], all_tags[lo:hi]
+        if n > 0:
             grouped = min(n, config.max_instances)
             if config.ignore_too_much and grouped == config.max_instances:
                 continue
@@ -47,17 +50,18 @@ def walk_joints(
             if dim == 1:
                 distance = np.abs(tags - means.T)
             else:
-                diff = tags[:, None, :] - means[None, :, :]
+                diff = tags[:, None, :] - means
                 distance = np.sqrt(np.einsum("cnd,cnd->cn", diff, diff))
-            rows, cols = match(distance, candidates.score[k, valid].astype(np.float64), config)
+            rows, cols = match(distance, all_scores[lo:hi], config)
             slots[cols, k] = valid[rows]
             tag_sum[cols] += tags[rows]
             count[cols] += 1
-            unmatched = np.ones(valid.size, bool)
+            unmatched = np.ones(hi - lo, bool)
             unmatched[rows] = False
-            new = np.flatnonzero(unmatched)
-        slots[n : n + new.size, k] = valid[new]
-        tag_sum[n : n + new.size] = tags[new]
-        count[n : n + new.size] = 1
-        n += new.size
+            valid, tags = valid[unmatched], tags[unmatched]
+        end = n + valid.size
+        slots[n:end, k] = valid
+        tag_sum[n:end] = tags
+        count[n:end] = 1
+        n = end
     return slots[:n]
