@@ -140,8 +140,15 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_change(self, change: Change) -> None:
         if change.kind == "current":
             self.autosave()
+            self._prefetch_neighbours()
         if change.kind in ("current", "annotations", "review"):
             self._update_status()
+
+    def _prefetch_neighbours(self) -> None:
+        """Decode the next and previous images of the list in the background (the likely next switch)."""
+        order = self.image_list.visible_order()
+        pos = order.index(self.doc.current)
+        self.canvas.prefetch([order[(pos + 1) % len(order)], order[pos - 1]])
 
     def _update_status(self) -> None:
         doc = self.doc

@@ -21,6 +21,7 @@ from aegroup_gui.app import MainWindow, application
 from aegroup_gui.controllers.session import open_session
 from aegroup_gui.demo import noisy_results
 from aegroup_gui.document import Key
+from aegroup_gui.uncertainty import image_uncertainty
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
 LEFT = QtCore.Qt.MouseButton.LeftButton
@@ -182,6 +183,28 @@ def test_keyboard_review_flow_and_save(qtbot, window: MainWindow) -> None:
     assert not window.dirty
     reopened = open_session(None, project=path).doc
     assert reopened.same_state(doc.snapshot())
+
+
+def test_image_list_sorts_follows_and_picks_images(qtbot, window: MainWindow) -> None:
+    doc, images = window.doc, window.image_list
+    window.sort_by_doubt()
+    order = images.visible_order()
+    doubts = [image_uncertainty(doc.images[i].annotations) for i in order]
+    assert sorted(order) == list(range(len(doc.images)))
+    assert doubts == sorted(doubts, reverse=True)
+    window.go_to(order[1])
+    qtbot.mouseClick(images.viewport(), LEFT, pos=images.visualRect(images.cells.index(0, 1)).center())
+    assert doc.current == order[0]
+    row = order.index(doc.current)
+    assert images.cells.item(row, 0).background().color().name() == "#3d5a80"  # the current row
+    window.toggle_reviewed()
+    assert images.cells.item(row, 3).text() == "✓"
+    window.select_all()
+    window.delete_instances()
+    assert images.cells.item(row, 2).text() == "0" and images.cells.item(row, 4).text() == "–"
+    window.next_image()
+    assert doc.current == order[row + 1]
+    assert images.cells.item(row, 0).background().style() == QtCore.Qt.BrushStyle.NoBrush
 
 
 def test_regroup_is_undoable(qtbot, window: MainWindow) -> None:

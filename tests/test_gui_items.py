@@ -1,20 +1,24 @@
-"""The canvas instances item against plain per-instance loops (joints, limbs, numbers, fading), painted."""
+"""Canvas pieces: the instances item against plain per-instance loops, image decoding and prefetching."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("PySide6")
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup.schema import load_schema
 from aegroup_gui.app import application
-from aegroup_gui.document import ABSENT, OCCLUDED, Annotations
+from aegroup_gui.document import ABSENT, OCCLUDED, Annotations, ImageRecord
+from aegroup_gui.views import images
+from aegroup_gui.views.images import ImageCache, decode
 from aegroup_gui.views.instance_item import InstancesItem
 from aegroup_gui.views.style import instance_color
 
@@ -80,3 +84,53 @@ def test_instances_item_paints_limbs_and_markers_in_instance_colours() -> None:
     pixels = {image.pixelColor(x, y).name() for x in range(0, 400, 2) for y in range(0, 200, 2)}
     for inst in ann.ids.tolist():
         assert instance_color(inst) in pixels
+
+
+def write_images(folder: Path) -> dict[str, np.ndarray]:
+    """A PNG (read by Qt) and a PCX (a format only Pillow reads) of known pixels."""
+    rng = np.random.default_rng(3)
+    pixels = {name: rng.integers(0, 255, (30, 40, 3), dtype=np.uint8) for name in ("a.png", "b.pcx")}
+    for name, array in pixels.items():
+        Image.fromarray(array).save(folder / name)
+    return pixels
+
+
+def as_array(image: QtGui.QImage) -> np.ndarray:
+    """(H, W, 3) RGB of a QImage, pixel by pixel (the plain reference)."""
+    return np.array(
+        [[image.pixelColor(x, y).getRgb()[:3] for x in range(image.width())] for y in range(image.height())]
+    )
+
+
+def record(name: str) -> ImageRecord:
+    """An image record of a 40 x 30 file."""
+    return ImageRecord(1, name, 40, 30, Annotations.empty(SCHEMA.num_joints, 1))
+
+
+def test_decode_reads_qt_and_pillow_formats_as_rgb32(tmp_path: Path) -> None:
+    application()
+    for name, pixels in write_images(tmp_path).items():
+        image = decode(tmp_path / name)
+        assert image.format() == QtGui.QImage.Format.Format_RGB32
+        assert np.array_equal(as_array(image), pixels)
+    assert decode(tmp_path / "missing.png") is None
+
+
+def test_image_cache_serves_prefetched_images_without_decoding_again(tmp_path: Path, monkeypatch) -> None:
+    application()
+    pixels = write_images(tmp_path)
+    cache = ImageCache(capacity=2)
+    cache.prefetch(tmp_path, [record("a.png"), record("b.pcx")])
+    cache.wait()
+    calls: list[Path] = []
+    monkeypatch.setattr(images, "decode", lambda path: calls.append(path) or decode(path))
+    for name in ("a.png", "b.pcx"):
+        image, missing = cache.get(tmp_path, record(name))
+        assert not missing and np.array_equal(as_array(image), pixels[name])
+    assert calls == []
+    cache.prefetch(tmp_path, [record("a.png"), record("c.png")])  # a kept; c pushes the older b out
+    cache.wait()
+    assert cache.get(tmp_path, record("a.png"))[1] is False and tmp_path / "a.png" not in calls
+    assert cache.get(tmp_path, record("b.pcx"))[1] is False and calls[-1] == tmp_path / "b.pcx"
+    image, missing = cache.get(tmp_path, record("c.png"))  # missing file: a grey stand-in of its size
+    assert missing and (image.width(), image.height()) == (40, 30)

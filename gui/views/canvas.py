@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup_gui.document import Annotations, Change, Document, Key
-from aegroup_gui.views.images import ImageCache
+from aegroup_gui.views.images import ImageCache, PhotoItem
 from aegroup_gui.views.instance_item import InstancesItem
 from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, pen
 
@@ -73,8 +73,8 @@ class CanvasView(pg.GraphicsView):
         self.images = images
         self.view = CanvasViewBox(self)
         self.setCentralItem(self.view)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.view.addItem(self.image_item)
+        self.photo = PhotoItem()
+        self.view.addItem(self.photo)
         # Every instance in one item; while a drag moves some, they go to a second item and the rest
         # are blitted from a cached pixmap.
         self.instances = InstancesItem()
@@ -118,13 +118,18 @@ class CanvasView(pg.GraphicsView):
 
     def show_image(self) -> None:
         """Load the current image's pixels, draw everything and fit the view."""
-        record = self.doc.image
-        pixels, self.image_missing = self.images.get(Path(self.doc.image_dir or "."), record)
-        # uint8 RGB without levels goes straight to a QImage (levels would rescale every pixel first).
-        self.image_item.setImage(pixels, autoLevels=False)
+        image, self.image_missing = self.images.get(self._folder(), self.doc.image)
+        self.photo.set_image(image)
         self.draw_instances()
         self.draw_overlay()
         self.fit()
+
+    def prefetch(self, indices: list[int]) -> None:
+        """Decode these images in the background, so switching to them does not wait for their files."""
+        self.images.prefetch(self._folder(), [self.doc.images[i] for i in indices])
+
+    def _folder(self) -> Path:
+        return Path(self.doc.image_dir or ".")
 
     def fit(self) -> None:
         """Show the whole image."""

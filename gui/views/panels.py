@@ -87,101 +87,46 @@ class InstancePanel(QtWidgets.QTableWidget):
         self.instance_clicked.emit(inst, QtWidgets.QApplication.keyboardModifiers())
 
 
-_DISPLAY = QtCore.Qt.ItemDataRole.DisplayRole
 _SORT_KEY = QtCore.Qt.ItemDataRole.UserRole
-_BACKGROUND = QtCore.Qt.ItemDataRole.BackgroundRole
-_SERVED_ROLES = frozenset({_DISPLAY, _SORT_KEY, _BACKGROUND, QtCore.Qt.ItemDataRole.ToolTipRole})
-
-
-class ImageTableModel(QtCore.QAbstractTableModel):
-    """The document's images: number, file, instances, reviewed, uncertainty (computed lazily, cached)."""
-
-    HEADERS = ("#", "file", "inst.", "reviewed", "doubt")
-
-    def __init__(self, doc: Document) -> None:
-        super().__init__()
-        self.doc = doc
-        # Every image's doubt up front (about 0.3 ms each, once, while the window is built): computed
-        # lazily, each jump to another part of the list paid ~13 ms for the newly shown rows.
-        self._doubt = {row: image_uncertainty(im.annotations) for row, im in enumerate(doc.images)}
-        self._shown = doc.current
-        doc.subscribe(self.on_change)
-
-    def rowCount(self, parent=QtCore.QModelIndex()) -> int:
-        """Number of images."""
-        return 0 if parent.isValid() else len(self.doc.images)
-
-    def columnCount(self, parent=QtCore.QModelIndex()) -> int:
-        """Number of columns."""
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):
-        """Column titles."""
-        if orientation == QtCore.Qt.Orientation.Horizontal and role == QtCore.Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def doubt(self, row: int) -> float:
-        """The uncertainty score of an image (cached until its annotations change)."""
-        if row not in self._doubt:
-            self._doubt[row] = image_uncertainty(self.doc.images[row].annotations)
-        return self._doubt[row]
-
-    def data(self, index: QtCore.QModelIndex, role=QtCore.Qt.ItemDataRole.DisplayRole):
-        """Cell text, sort keys and highlighting (called per cell and role on every repaint: kept lean)."""
-        if role not in _SERVED_ROLES:
-            return None
-        row, col = index.row(), index.column()
-        image = self.doc.images[row]
-        if role == _DISPLAY:
-            if col == 4:
-                doubt = self.doubt(row)
-                return "–" if math.isnan(doubt) else f"{doubt:.2f}"
-            if col == 1:
-                return image.file_name
-            if col == 2:
-                return str(image.annotations.num_instances)
-            return str(row + 1) if col == 0 else ("✓" if image.reviewed else "")
-        if role == _SORT_KEY:
-            if col == 4:
-                doubt = self.doubt(row)
-                return -1.0 if math.isnan(doubt) else doubt
-            return (row, image.file_name, image.annotations.num_instances, int(image.reviewed))[col]
-        if role == _BACKGROUND:
-            return QtGui.QColor("#3d5a80") if row == self.doc.current else None
-        if col == 4:  # tooltip
-            return "Largest tag doubt of a keypoint: above 0.5 it is closer to another instance's mean tag"
-        return None
-
-    def on_change(self, change: Change) -> None:
-        """Invalidate the doubt of an edited image and repaint its row (and the old/new current rows)."""
-        if change.kind == "annotations":
-            self._doubt.pop(change.image, None)
-        if change.kind in ("annotations", "review"):
-            self._repaint(change.image)
-        elif change.kind == "current":
-            self._repaint(self._shown)
-            self._repaint(change.image)
-            self._shown = change.image
-
-    def _repaint(self, row: int) -> None:
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+_IMAGE = QtCore.Qt.ItemDataRole.UserRole + 1  # the document index of a row (on its first cell)
+_CURRENT = QtGui.QBrush(QtGui.QColor("#3d5a80"))
 
 
 class ImageList(QtWidgets.QTableView):
-    """Sortable list of images; picking a row shows that image."""
+    """Sortable list of images: number, file, instances, reviewed, doubt; picking a row shows that image.
+
+    The cells live in a QStandardItemModel (C++), updated only where the document changed: a Python
+    model was asked for every visible cell and role on each repaint, and a switch that scrolls the list
+    repaints all of it (about 13 ms per image switch, benchmarks/bench_gui.py).
+    """
 
     image_chosen = QtCore.Signal(int)
+
+    HEADERS = ("#", "file", "inst.", "reviewed", "doubt")
+    DOUBT_TIP = "Largest tag doubt of a keypoint: above 0.5 it is closer to another instance's mean tag"
 
     def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
-        self.source = ImageTableModel(doc)
-        self.proxy = QtCore.QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.source)
-        self.proxy.setSortRole(QtCore.Qt.ItemDataRole.UserRole)
-        self.proxy.setDynamicSortFilter(False)  # rows must not jump while the person edits
-        self.setModel(self.proxy)
+        self.cells = QtGui.QStandardItemModel(0, len(self.HEADERS), self)
+        self.cells.setHorizontalHeaderLabels(self.HEADERS)
+        self.cells.horizontalHeaderItem(4).setToolTip(self.DOUBT_TIP)
+        self.cells.setSortRole(_SORT_KEY)
+        self._rows: list[list[QtGui.QStandardItem]] = []  # each image's cells, in document order
+        for index in range(len(doc.images)):
+            row = [QtGui.QStandardItem() for _ in self.HEADERS]
+            for item in row:
+                item.setEditable(False)
+            row[0].setData(index, _IMAGE)
+            self._rows.append(row)
+            self._show(index)
+        for row in self._rows:
+            self.cells.appendRow(row)
+        self._shown = doc.current
+        self._highlight(doc.current, True)
+        self._order: list[int] | None = None  # image indices in list order, until the next sort
+        self.cells.layoutChanged.connect(self._forget_order)
+        self.setModel(self.cells)
         self.setSortingEnabled(True)
         self.sortByColumn(0, QtCore.Qt.SortOrder.AscendingOrder)
         self.verticalHeader().hide()
@@ -197,8 +142,43 @@ class ImageList(QtWidgets.QTableView):
         for col, width in ((0, 44), (2, 40), (3, 64), (4, 50)):
             header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.Fixed)
             header.resizeSection(col, width)
-        self.clicked.connect(lambda index: self.image_chosen.emit(self.proxy.mapToSource(index).row()))
-        doc.subscribe(self._follow)
+        self.clicked.connect(lambda index: self.image_chosen.emit(self.image_at(index.row())))
+        doc.subscribe(self.on_change)
+
+    def _show(self, index: int) -> None:
+        """Write image `index`'s cells: text and sort key."""
+        image = self.doc.images[index]
+        doubt = image_uncertainty(image.annotations)
+        count = image.annotations.num_instances
+        cells = (
+            (str(index + 1), index),
+            (image.file_name, image.file_name),
+            (str(count), count),
+            ("✓" if image.reviewed else "", int(image.reviewed)),
+            ("–" if math.isnan(doubt) else f"{doubt:.2f}", -1.0 if math.isnan(doubt) else doubt),
+        )
+        for item, (text, key) in zip(self._rows[index], cells, strict=True):
+            if item.text() != text:
+                item.setText(text)
+            item.setData(key, _SORT_KEY)
+
+    def _highlight(self, index: int, on: bool) -> None:
+        for item in self._rows[index]:
+            item.setBackground(_CURRENT if on else QtGui.QBrush())
+
+    def on_change(self, change: Change) -> None:
+        """Rewrite an edited image's cells; move the highlight and scroll to the current image."""
+        if change.kind in ("annotations", "review"):
+            self._show(change.image)
+        elif change.kind == "current":
+            self._highlight(self._shown, False)
+            self._highlight(change.image, True)
+            self._shown = change.image
+            self.scrollTo(self._rows[change.image][0].index())
+
+    def image_at(self, row: int) -> int:
+        """The document index of the image shown in list row `row`."""
+        return int(self.cells.item(row, 0).data(_IMAGE))
 
     def sort_by_doubt(self) -> None:
         """Most doubtful images first."""
@@ -206,8 +186,9 @@ class ImageList(QtWidgets.QTableView):
 
     def visible_order(self) -> list[int]:
         """Image indices in the order the list shows them."""
-        return [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
+        if self._order is None:
+            self._order = [self.image_at(r) for r in range(self.cells.rowCount())]
+        return self._order
 
-    def _follow(self, change: Change) -> None:
-        if change.kind == "current":
-            self.scrollTo(self.proxy.mapFromSource(self.source.index(change.image, 0)))
+    def _forget_order(self) -> None:
+        self._order = None
