@@ -109,12 +109,26 @@ def test_checkpoint_schema_must_match_the_coco_file(checkpoint, tmp_path, cli) -
         (("--scales", "1,x"), "--scales"),
         (("--scales", "0"), "--scales"),
         (("--method", "nope"), "nope"),
+        (("--decode", "threshold=0.3"), "--decode: expected KEY=VALUE with KEY one of max_instances"),
+        (("--decode", "detection_threshold"), "--decode: expected KEY=VALUE"),
+        (("--decode", "nms_kernel=4"), "--decode: field 'nms_kernel'"),
     ],
 )
 def test_bad_options_are_one_line_errors(checkpoint, images, tmp_path, cli, args, needle) -> None:
     result = cli("predict", checkpoint, images / "images", "--out", tmp_path / "r.json", *args)
     assert result.code == 2 and needle in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_decode_overrides_change_the_grouping(checkpoint, images, tmp_path, cli) -> None:
+    counts = []
+    for threshold in ("0.0", "2.0"):  # untrained maps: every peak is a candidate at 0, none above 2
+        out = tmp_path / f"r{threshold}.json"
+        args = ("--out", out, "--decode", f"detection_threshold={threshold}", "--decode", "refine=false")
+        result = cli("predict", checkpoint, images / "images", *args)
+        assert result.code == 0, result.err
+        counts.append(len(load_results(out).annotations))
+    assert counts[0] > 0 and counts[1] == 0
 
 
 def test_needs_exactly_one_image_source(checkpoint, images, tmp_path, cli) -> None:

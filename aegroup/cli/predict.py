@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from aegroup.decode import DecodeConfig
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
@@ -20,6 +24,28 @@ def parse_scales(text: str) -> tuple[float, ...]:
     if not scales or any(s <= 0 for s in scales):
         raise AegroupError(f"--scales: expected positive numbers such as 1,1.5, got '{text}'")
     return scales
+
+
+def decode_overrides(base: DecodeConfig, items: list[str]) -> DecodeConfig:
+    """The checkpoint's decode config with `--decode KEY=VALUE` items applied (values parsed as YAML)."""
+    import yaml
+    from pydantic import ValidationError
+
+    from aegroup.decode import DecodeConfig
+    from aegroup.errors import AegroupError, validation_message
+
+    fields = base.model_dump()
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in fields:
+            raise AegroupError(
+                f"--decode: expected KEY=VALUE with KEY one of {', '.join(fields)}, got '{item}'"
+            )
+        fields[key.strip()] = yaml.safe_load(value)
+    try:
+        return DecodeConfig(**fields)
+    except ValidationError as err:
+        raise AegroupError(validation_message("--decode", err)) from None
 
 
 def predict(
@@ -47,6 +73,12 @@ def predict(
     input_size: int | None = typer.Option(
         None, "--input-size", help="Network input side (default: the size the model was trained at)."
     ),
+    decode: list[str] = typer.Option(
+        [],
+        "--decode",
+        help="Override a decoding setting stored in the checkpoint, KEY=VALUE, repeatable "
+        "(e.g. --decode detection_threshold=0.3).",
+    ),
 ) -> None:
     """Predict poses in images and write the results file that `evaluate`, `export` and `label` read."""
     from aegroup.predict import Predictor
@@ -56,6 +88,7 @@ def predict(
     predictor = Predictor.from_checkpoint(
         checkpoint, device=device, method=method, flip=flip, scales=scale_values, input_size=input_size
     )
+    predictor.decode = decode_overrides(predictor.decode, decode)
     entries = image_list(predictor.schema, images_dir, coco, images)
     summary = run_prediction(predictor, entries, out, batch, candidates, progress=True)
     for problem in summary.skipped:
