@@ -56,27 +56,39 @@ def peak_indices(heat: np.ndarray, kernel: int, threshold: float) -> tuple[np.nd
     """
     k, h, w = heat.shape
     r = kernel // 2
-    # Pad r rows and columns of -inf after each row and each map: then shifting the *flattened* array by
-    # +-d (columns) or +-d*(W+r) (rows) never reaches a real pixel of another row or map, and every shift
-    # is one contiguous, vectorised numpy op (shifts along the last axis of a 3-D view are 4x slower).
-    padded = np.full((k, h + r, w + r), -np.inf, np.float32)
-    padded[:, :h, :w] = heat
-    flat = padded.ravel()
-    pooled = _shift_max(_shift_max(flat, r, 1), r, w + r)
-    peaks = np.flatnonzero((flat == pooled) & (flat > threshold))
-    values = flat[peaks]
-    kk, rest = np.divmod(peaks, (h + r) * (w + r))
-    yy, xx = np.divmod(rest, w + r)
+    # Pad r columns of -inf after each row, r rows after each map and a margin at both ends: then shifting
+    # the *flattened* array by d (columns) or d * (W + r) (rows) never reaches a real pixel of another row
+    # or map, and every shift is one contiguous, vectorised numpy op (shifts along the last axis of a 3-D
+    # view are 4x slower).
+    row = w + r
+    margin = r * row + r
+    flat = np.full(2 * margin + k * (h + r) * row, -np.inf, np.float32)
+    inner = flat[margin : flat.size - margin]
+    inner.reshape(k, h + r, row)[:, :h, :w] = heat
+    pooled = _window_max(_window_max(flat, r, 1), r, row)
+    peaks = np.flatnonzero((inner == pooled) & (inner > threshold))
+    values = inner[peaks]
+    kk, rest = np.divmod(peaks, (h + r) * row)
+    yy, xx = np.divmod(rest, row)
     return (kk * h + yy) * w + xx, values
 
 
-def _shift_max(flat: np.ndarray, radius: int, step: int) -> np.ndarray:
-    """Max over offsets -radius..radius (times `step`) of a flat array, clipped at its ends."""
-    out = flat.copy()
-    for d in range(step, radius * step + 1, step):
-        np.maximum(out[:-d], flat[d:], out=out[:-d])
-        np.maximum(out[d:], flat[:-d], out=out[d:])
-    return out
+def _window_max(flat: np.ndarray, radius: int, step: int) -> np.ndarray:
+    """Max over `flat[i - radius * step : i + radius * step + 1 : step]` for i from `radius * step` on.
+
+    The result is `2 * radius * step` shorter than `flat`. Windows doubling in length take
+    log2(2 radius + 1) + 1 passes over the array instead of 2 radius + 1.
+    """
+    if radius == 0:
+        return flat
+    size = flat.size - 2 * radius * step
+    span = 1  # `out[i]` is the max of `flat[i .. i + (span - 1) step]`
+    out = flat
+    while 2 * span <= 2 * radius + 1:
+        out = np.maximum(out[: out.size - span * step], out[span * step :])
+        span *= 2
+    shift = (2 * radius + 1 - span) * step
+    return np.maximum(out[:size], out[shift : shift + size])
 
 
 def quarter_shift(heat: np.ndarray, k: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
