@@ -31,11 +31,12 @@ def walk_joints(
     flat = np.flatnonzero(candidates.score > config.detection_threshold)
     bounds = np.searchsorted(flat, np.arange(num_joints + 1) * slots_per_joint).tolist()
     all_valid = flat % slots_per_joint
-    all_tags = candidates.tag.reshape(-1, dim)[flat].astype(np.float64)
+    # Each tag with a trailing 1: one fancy-indexed add then updates an instance's tag sum and its count.
+    all_tags = np.ones((flat.size, dim + 1), np.float64)
+    all_tags[:, :dim] = candidates.tag.reshape(-1, dim)[flat]
     all_scores = candidates.score.reshape(-1)[flat].astype(np.float64)
     slots = np.full((flat.size, num_joints), -1, np.int64)
-    tag_sum = np.zeros((flat.size, dim), np.float64)
-    count = np.zeros(flat.size, np.int64)
+    totals = np.zeros((flat.size, dim + 1), np.float64)  # per instance: tag sum, joint count
     n = 0
     for k in order:
         lo, hi = bounds[k], bounds[k + 1]
@@ -46,22 +47,22 @@ def walk_joints(
             grouped = min(n, config.max_instances)
             if config.ignore_too_much and grouped == config.max_instances:
                 continue
-            means = tag_sum[:grouped] / count[:grouped, None]
+            means = totals[:grouped, :dim] / totals[:grouped, dim:]
             if dim == 1:
-                distance = np.abs(tags - means.T)
+                distance = np.abs(tags[:, :1] - means.T)
             else:
-                diff = tags[:, None, :] - means
+                diff = tags[:, None, :dim] - means
                 distance = np.sqrt(np.einsum("cnd,cnd->cn", diff, diff))
             rows, cols = match(distance, all_scores[lo:hi], config)
             slots[cols, k] = valid[rows]
-            tag_sum[cols] += tags[rows]
-            count[cols] += 1
-            unmatched = np.ones(hi - lo, bool)
+            totals[cols] += tags[rows]
+            if rows.size == valid.size:
+                continue  # every candidate joined an instance
+            unmatched = np.ones(valid.size, bool)
             unmatched[rows] = False
             valid, tags = valid[unmatched], tags[unmatched]
         end = n + valid.size
         slots[n:end, k] = valid
-        tag_sum[n:end] = tags
-        count[n:end] = 1
+        totals[n:end] = tags
         n = end
     return slots[:n]
