@@ -140,7 +140,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_change(self, change: Change) -> None:
         if change.kind == "current":
             self.autosave()
-            self._prefetch_neighbours()
+            # Once the views have painted: a decode running during the paint would compete for the GIL.
+            QtCore.QTimer.singleShot(0, self._prefetch_neighbours)
         if change.kind in ("current", "annotations", "review"):
             self._update_status()
 

@@ -168,6 +168,8 @@ class CanvasView(pg.GraphicsView):
         self.selection_item.setData(pos=sel, pen=pen(SELECTED_COLOR, 2.5))
         hover = self._positions(ann, [self.doc.hover] if self.doc.hover else [])
         self.hover_item.setData(pos=hover, pen=pen(HOVER_COLOR, 2.5))
+        for item, points in ((self.selection_item, sel), (self.hover_item, hover)):
+            item.setVisible(len(points) > 0)  # an empty pyqtgraph scatter still costs a paint pass
         self._dim_unselected()
 
     def _dim_unselected(self) -> None:

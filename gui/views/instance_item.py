@@ -7,6 +7,7 @@ times more per update, which decides whether switching images stays under 50 ms 
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 import pyqtgraph as pg
@@ -91,18 +92,22 @@ class InstancesItem(pg.GraphicsObject):
         self.ids = np.zeros(0, np.int64)  # instance id of each drawn row, in paint order
         self.xy = np.zeros((0, 2))  # present joints of every drawn row, row after row (image pixels)
         self.spans: list[tuple[int, int]] = []  # each row's slice of xy
-        self.pairs: list[np.ndarray] = []  # each row's limbs as (E, 2) indices into xy
+        self.limbs = np.zeros((0, 2), int)  # every drawn limb as indices into xy, row after row
+        self.limb_spans: list[tuple[int, int]] = []  # each row's slice of limbs
         self.tops: list[int] = []  # each row's topmost joint (index into xy), where its number goes
         self.looks: list[tuple[str, float, int, int, float]] = []  # marker key of each joint, no pixel ratio
         self.pens: list[QtGui.QPen] = []
         self.colors: list[QtGui.QColor] = []
-        self.numbers: list[str] = []
+        self.numbers: list[QtGui.QStaticText] = []
+        self._marks: tuple[float, list[QtGui.QPixmap], np.ndarray] = (0.0, [], np.zeros(0))
         self.opacity: list[float] = []
         self._rect = QtCore.QRectF()
         self._px = 1.0  # data units per screen pixel, refreshed when the view zooms
         self.font = QtGui.QFont()
         self.font.setBold(True)
         self.font.setPixelSize(13)
+        # The number's baseline sits 10 px above the topmost joint; static text is placed by its top.
+        self._label_rise = 10 + QtGui.QFontMetricsF(self.font).ascent()
 
     def set_instances(self, ann: Annotations, rows: list[int], edge_index: np.ndarray) -> None:
         """Draw rows `rows` of `ann` (in that order); limbs are the schema's (E, 2) joint index pairs."""
@@ -117,7 +122,10 @@ class InstancesItem(pg.GraphicsObject):
         where = np.full(present.shape, -1)
         where[r_idx, j_idx] = np.arange(r_idx.size)
         ends_ij = where[:, edge_index] if len(edge_index) else np.zeros((len(rows), 0, 2), int)
-        self.pairs = [p[(p >= 0).all(axis=1)] for p in ends_ij]
+        whole = (ends_ij >= 0).all(axis=2)
+        self.limbs = ends_ij[whole]
+        limb_ends = np.cumsum(whole.sum(axis=1))
+        self.limb_spans = list(zip((limb_ends - whole.sum(axis=1)).tolist(), limb_ends.tolist(), strict=True))
         self.tops = [a + int(np.argmin(self.xy[a:b, 1])) if b > a else -1 for a, b in self.spans]
         self.ids = ann.ids[rows]
         colors = [instance_color(i) for i in self.ids.tolist()]
@@ -131,7 +139,8 @@ class InstancesItem(pg.GraphicsObject):
         ]
         self.pens = [pen(c, 2.0) for c in colors]
         self.colors = [QtGui.QColor(c) for c in colors]
-        self.numbers = [str(r + 1) for r in rows]
+        self.numbers = [_number_text(r + 1) for r in rows]
+        self._marks = (0.0, [], np.zeros(0))  # marker pixmaps and half sides for a pixel ratio, made on paint
         self.opacity = [1.0] * len(rows)
         self._update_rect()
         self.update()
@@ -169,29 +178,42 @@ class InstancesItem(pg.GraphicsObject):
         """Joints plus marker padding."""
         return self._rect
 
+    def _markers(self, ratio: float) -> tuple[list[QtGui.QPixmap], np.ndarray]:
+        """Each joint's marker pixmap and half side (screen pixels) at a device pixel ratio."""
+        if self._marks[0] != ratio or len(self._marks[1]) != len(self.looks):
+            marks = [marker_pixmap((*look, ratio)) for look in self.looks]
+            self._marks = (ratio, [m for m, _ in marks], np.array([h for _, h in marks]))
+        return self._marks[1], self._marks[2]
+
     def paint(self, painter: QtGui.QPainter, *args) -> None:
         """Per instance: limbs (opaque, unantialiased: many times cheaper), cached markers, the number."""
         if not len(self.xy):
             return
         sx, sy = screen_xy(painter, self.xy)
         ends = np.column_stack([sx, sy])
-        ratio = painter.device().devicePixelRatioF()
-        marks = [marker_pixmap((*look, ratio)) for look in self.looks]
-        corners = (ends - np.array([[half for _, half in marks]]).T).tolist()
+        pixmaps, halves = self._markers(painter.device().devicePixelRatioF())
+        corners = np.rint(ends - halves[:, None]).astype(int).tolist()  # whole pixels: the cheapest blit
+        segments = np.concatenate([ends[self.limbs[:, 0]], ends[self.limbs[:, 1]]], axis=1).tolist()
+        lines = [QtCore.QLineF(*s) for s in segments]
+        labels = [QtCore.QPointF(sx[t] - 4, sy[t] - self._label_rise) for t in self.tops]
         painter.save()
         painter.resetTransform()
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         painter.setFont(self.font)
-        for r, (a, b) in enumerate(self.spans):
+        for r, ((a, b), (c, d)) in enumerate(zip(self.spans, self.limb_spans, strict=True)):
             painter.setOpacity(self.opacity[r])
-            if len(self.pairs[r]):
+            if d > c:
                 painter.setPen(self.pens[r])
-                segments = np.concatenate([ends[self.pairs[r][:, 0]], ends[self.pairs[r][:, 1]]], axis=1)
-                painter.drawLines([QtCore.QLineF(*s) for s in segments.tolist()])
-            for (pixmap, _), (x, y) in zip(marks[a:b], corners[a:b], strict=True):
-                painter.drawPixmap(QtCore.QPointF(x, y), pixmap)
+                painter.drawLines(lines[c:d])
+            for (x, y), pixmap in zip(corners[a:b], pixmaps[a:b], strict=True):
+                painter.drawPixmap(x, y, pixmap)
             if b > a:
                 painter.setPen(self.colors[r])
-                top = self.tops[r]
-                painter.drawText(QtCore.QPointF(sx[top] - 4, sy[top] - 10), self.numbers[r])
+                painter.drawStaticText(labels[r], self.numbers[r])
         painter.restore()
+
+
+@cache
+def _number_text(number: int) -> QtGui.QStaticText:
+    """An instance number laid out once (drawing static text skips the layout on every paint)."""
+    return QtGui.QStaticText(str(number))

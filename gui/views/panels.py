@@ -11,6 +11,9 @@ from aegroup_gui.document import INSTANCE_STATUSES, Change, Document
 from aegroup_gui.uncertainty import image_uncertainty
 from aegroup_gui.views.style import instance_color
 
+_SELECTED = QtGui.QBrush(QtGui.QColor("#3d5a80"))
+"""The highlight of selected instances and of the current image."""
+
 
 class InstancePanel(QtWidgets.QTableWidget):
     """One row per instance: number (the reassign key), colour, status, score, joints present."""
@@ -61,11 +64,12 @@ class InstancePanel(QtWidgets.QTableWidget):
                 f"{counts[row]}/{k}",
             )
             shown = (cells, inst, inst in selected)
-            if self._shown.get(row) != shown:  # unchanged rows cost nothing (most rows on a switch)
+            if self._shown.get(row) != shown:  # only what changed is rewritten (each call repaints a cell)
                 self._show_row(row, *shown)
                 self._shown[row] = shown
 
     def _show_row(self, row: int, cells: tuple[str, ...], inst: int, selected: bool) -> None:
+        old_cells, old_inst, old_selected = self._shown.get(row, (("",) * len(cells), 0, None))
         for col, text in enumerate(cells):
             item = self.item(row, col)
             if item is None:
@@ -73,14 +77,15 @@ class InstancePanel(QtWidgets.QTableWidget):
                 # reference-counting bug in PySide6 6.12 (a fatal "deallocating None" after many calls).
                 item = QtWidgets.QTableWidgetItem()
                 self.setItem(row, col, item)
-            if item.text() != text:
+                if col == 0:
+                    item.setForeground(QtGui.QColor("#000000"))
+                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            if text != old_cells[col]:
                 item.setText(text)
-            if col == 0:
+            if col == 0 and inst != old_inst:
                 item.setBackground(QtGui.QColor(instance_color(inst)))
-                item.setForeground(QtGui.QColor("#000000"))
-                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-            else:
-                item.setBackground(QtGui.QColor("#3d5a80") if selected else QtGui.QBrush())
+            elif col > 0 and selected != old_selected:
+                item.setBackground(_SELECTED if selected else QtGui.QBrush())
 
     def _clicked(self, row: int, _col: int) -> None:
         inst = int(self.doc.image.annotations.ids[row])
@@ -89,7 +94,6 @@ class InstancePanel(QtWidgets.QTableWidget):
 
 _SORT_KEY = QtCore.Qt.ItemDataRole.UserRole
 _IMAGE = QtCore.Qt.ItemDataRole.UserRole + 1  # the document index of a row (on its first cell)
-_CURRENT = QtGui.QBrush(QtGui.QColor("#3d5a80"))
 
 
 class ImageList(QtWidgets.QTableView):
@@ -164,7 +168,7 @@ class ImageList(QtWidgets.QTableView):
 
     def _highlight(self, index: int, on: bool) -> None:
         for item in self._rows[index]:
-            item.setBackground(_CURRENT if on else QtGui.QBrush())
+            item.setBackground(_SELECTED if on else QtGui.QBrush())
 
     def on_change(self, change: Change) -> None:
         """Rewrite an edited image's cells; move the highlight and scroll to the current image."""

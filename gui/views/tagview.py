@@ -164,11 +164,13 @@ class TagPoints(pg.GraphicsObject):
             return
         sx, sy = screen_xy(painter, self.xy)
         ratio = painter.device().devicePixelRatioF()
+        marks = [marker_pixmap((*look, ratio)) for look in self.looks]
+        halves = np.array([half for _, half in marks])
+        corners = np.rint(np.column_stack([sx, sy]) - halves[:, None]).astype(int).tolist()
         painter.save()
         painter.resetTransform()
-        for look, x, y in zip(self.looks, sx.tolist(), sy.tolist(), strict=True):
-            pixmap, half = marker_pixmap((*look, ratio))
-            painter.drawPixmap(QtCore.QPointF(x - half, y - half), pixmap)
+        for (x, y), (pixmap, _) in zip(corners, marks, strict=True):
+            painter.drawPixmap(x, y, pixmap)  # whole pixels: the cheapest blit
         painter.restore()
 
     def index_at(self, pos: QtCore.QPointF) -> int | None:
