@@ -124,3 +124,14 @@ def test_nan_candidates_give_a_clear_error() -> None:
     cands.tag[1, 0, 0] = np.nan
     with pytest.raises(AegroupError, match=r"candidates\.tag"):
         group_candidates(cands, schema_for(2))
+
+
+def test_huge_finite_values_are_not_reported_as_non_finite() -> None:
+    """Their sum of squares overflows float32; only real NaN or inf entries are errors."""
+    heat = np.zeros((2, 6, 6), np.float32)
+    heat[0, 2, 3] = 0.9
+    tags = np.full((2, 6, 6, 1), -1e30, np.float32)
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.dot(tags.ravel(), tags.ravel()))
+    (inst,) = group(heat, tags, schema_for(2), refine=False)
+    assert inst.tags[0, 0] == np.float32(-1e30)

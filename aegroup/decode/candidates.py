@@ -43,10 +43,15 @@ def check_maps(heatmaps: Any, tags: Any, num_joints: int) -> tuple[np.ndarray, n
 
 def check_finite(array: np.ndarray, name: str) -> None:
     """Raise a one-line error when an input array holds NaN or infinite values."""
-    # min and max propagate NaN and show +-inf in one pass each, without an (H, W) boolean temporary.
-    if array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        raise AegroupError(f"{name}: {bad} NaN or infinite values (check the model output)")
+    # One pass without a boolean temporary: a NaN or +-inf entry makes the sum of squares NaN or inf. Huge
+    # finite values can overflow it too, so the exact count decides.
+    flat = array.reshape(-1)
+    with np.errstate(over="ignore"):
+        square_sum = np.dot(flat, flat) if flat.size else 0.0
+    if not np.isfinite(square_sum):
+        bad = int(flat.size - np.count_nonzero(np.isfinite(flat)))
+        if bad:
+            raise AegroupError(f"{name}: {bad} NaN or infinite values (check the model output)")
 
 
 def peak_indices(heat: np.ndarray, kernel: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
