@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
@@ -32,6 +33,21 @@ def project_tags(ann: Annotations, component: str) -> np.ndarray:
     axis = vt[min(index, len(vt) - 1)]
     axis = axis * np.sign(axis[np.argmax(np.abs(axis))])  # a stable sign, so the plot does not flip
     return ((flat - mean) @ axis).reshape(n, k)
+
+
+def nice_range(lo: float, hi: float) -> tuple[float, float]:
+    """[lo, hi] with an 8% margin (1 if it is one value), out to whole steps of 1, 2 or 5 x 10^k (<= 6 steps).
+
+    Images with similar tags then share a range exactly, so the tag axis is not laid out and redrawn on
+    every switch (about 5 ms each, benchmarks/bench_gui.py).
+    """
+    margin = 0.08 * (hi - lo) if hi > lo else 1.0
+    lo, hi = lo - margin, hi + margin
+    unit = 10.0 ** math.floor(math.log10((hi - lo) / 6))
+    for step in (unit * m for m in (1, 2, 5, 10, 20, 50)):  # 50 units is over 3 steps of the span: fits
+        if math.ceil(hi / step) - math.floor(lo / step) <= 6:
+            break
+    return math.floor(lo / step) * step, math.ceil(hi / step) * step
 
 
 def short_name(joint: str) -> str:
@@ -274,21 +290,26 @@ class TagView(QtWidgets.QWidget):
         self._xy = np.column_stack([x, y]) if len(x) else np.zeros((0, 2))
         row_colors = [instance_color(int(i)) for i in ann.ids.tolist()]
         self.points.set_points(self._xy, [row_colors[r] for r in rows.tolist()])
-        lines = []
-        for r in range(n):
-            if ok[r].any():
-                lines.append((float(values[r, ok[r]].mean()), pen(instance_color(int(ann.ids[r])), 1.5, 150)))
+        counts = ok.sum(axis=1)
+        means = np.where(ok, values, 0.0).sum(axis=1) / np.maximum(counts, 1)
+        lines = [
+            (m, pen(c, 1.5, 150))
+            for m, c, n_ok in zip(means.tolist(), row_colors, counts, strict=True)
+            if n_ok
+        ]
         self.means.set_lines(lines, k)
         self.empty_note.setVisible(not ok.any())
         if not ok.any():
             self.empty_note.setPos((k - 1) / 2, 0)
-        self.plot.setXRange(-0.7, k - 0.3, padding=0)
-        if ok.any():
-            self.plot.setYRange(float(y.min()), float(y.max()), padding=0.08)
+        y_range = nice_range(float(y.min()), float(y.max())) if ok.any() else None
+        self.plot.setRange(xRange=(-0.7, k - 0.3), yRange=y_range, padding=0)
         self.draw_overlay()
 
     def draw_overlay(self) -> None:
         """Rings around the selected and hovered keypoints."""
+        self.overlay.setVisible(bool(self.doc.selection) or self.doc.hover is not None)
+        if not self.overlay.isVisible():  # the usual case right after a switch: skip the key lookup
+            return
         index = {key: i for i, key in enumerate(self._keys)}
         sel = [index[key] for key in sorted(self.doc.selection) if key in index]
         hover = index.get(self.doc.hover) if self.doc.hover is not None else None
