@@ -54,11 +54,27 @@ def check_finite(array: np.ndarray, name: str) -> None:
             raise AegroupError(f"{name}: {bad} NaN or infinite values (check the model output)")
 
 
+_CHUNK_PIXELS = 1 << 16
+"""Heatmap pixels per NMS pass: its working set (~10 float32 arrays of this size) stays in the L2 cache."""
+
+
 def peak_indices(heat: np.ndarray, kernel: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices into (K, H, W) and values of local maxima (max-pool NMS) above `threshold`.
 
     Equivalent to `heat == max_pool(heat, kernel, stride 1, padding kernel // 2)`; ties (plateaus) all count.
+    Runs on a few maps at a time, so the passes over the maps hit the cache instead of main memory.
     """
+    k, h, w = heat.shape
+    step = max(1, _CHUNK_PIXELS // max(h * w, 1))
+    parts = [_chunk_peaks(heat[i : i + step], kernel, threshold) for i in range(0, k, step)]
+    if len(parts) == 1:
+        return parts[0]
+    flat = [p[0] + i * step * h * w for i, p in enumerate(parts)]
+    return np.concatenate(flat), np.concatenate([p[1] for p in parts])
+
+
+def _chunk_peaks(heat: np.ndarray, kernel: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """`peak_indices` of a stack of maps in one go."""
     k, h, w = heat.shape
     r = kernel // 2
     # Pad r columns of -inf after each row, r rows after each map and a margin at both ends: then shifting
