@@ -22,6 +22,7 @@ from aegroup_gui.controllers.session import open_session
 from aegroup_gui.demo import noisy_results
 from aegroup_gui.document import Key
 from aegroup_gui.uncertainty import image_uncertainty
+from aegroup_gui.views.tagview import project_tags
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
 LEFT = QtCore.Qt.MouseButton.LeftButton
@@ -168,6 +169,15 @@ def test_tag_view_and_canvas_stay_in_sync(qtbot, window: MainWindow) -> None:
         np.column_stack(window.canvas.hover_item.getData()), ann.keypoints[ann.row(key[0]), key[1], :2][None]
     )
     assert len(window.tags.overlay.getData()[0]) == 2  # selection ring + hover ring
+
+
+def test_tag_view_means_are_each_instances_mean_tag(window: MainWindow) -> None:
+    ann = window.doc.image.annotations
+    values = project_tags(ann, window.tags.component.currentText())
+    usable = ann.present() & np.isfinite(values)
+    expected = [values[r, usable[r]].mean() for r in range(ann.num_instances) if usable[r].any()]
+    assert len(expected) >= 2
+    assert np.allclose([value for value, _ in window.tags.means.lines], expected)
 
 
 def test_keyboard_review_flow_and_save(qtbot, window: MainWindow) -> None:

@@ -9,8 +9,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from PIL import Image
 
 pytest.importorskip("PySide6")
@@ -23,7 +21,6 @@ from aegroup_gui.views import images
 from aegroup_gui.views.images import ImageCache, decode
 from aegroup_gui.views.instance_item import InstancesItem
 from aegroup_gui.views.style import instance_color
-from aegroup_gui.views.tagview import nice_range
 
 pytestmark = pytest.mark.gui
 
@@ -138,24 +135,3 @@ def test_image_cache_serves_prefetched_images_without_decoding_again(tmp_path: P
     assert cache.get(tmp_path, record("b.pcx"))[1] is False and calls[-1] == tmp_path / "b.pcx"
     image, missing = cache.get(tmp_path, record("c.png"))  # missing file: a grey stand-in of its size
     assert missing and (image.width(), image.height()) == (40, 30)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.floats(-1e4, 1e4, allow_nan=False),
-    st.floats(0, 1e4, allow_nan=False),
-)
-def test_nice_range_holds_the_tags_with_a_margin_in_few_whole_steps(lo: float, span: float) -> None:
-    hi = lo + span
-    a, b = nice_range(lo, hi)
-    margin = 0.08 * span if span > 0 else 1.0
-    assert a <= lo - margin * 0.999 and b >= hi + margin * 0.999
-    steps = [m * 10.0**e for e in range(-8, 6) for m in (1, 2, 5)]
-    assert any(  # both ends on one grid of 1, 2 or 5 x 10^k, at most 6 steps apart
-        abs(a / s - round(a / s)) < 1e-6 and abs(b / s - round(b / s)) < 1e-6 and (b - a) / s <= 6 + 1e-6
-        for s in steps
-    )
-
-
-def test_nice_range_is_shared_by_similar_tag_spreads() -> None:
-    assert nice_range(-7.3, 8.1) == nice_range(-6.9, 7.7) == (-10.0, 10.0)

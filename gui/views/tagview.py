@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from functools import cache
 
 import numpy as np
@@ -33,21 +32,6 @@ def project_tags(ann: Annotations, component: str) -> np.ndarray:
     axis = vt[min(index, len(vt) - 1)]
     axis = axis * np.sign(axis[np.argmax(np.abs(axis))])  # a stable sign, so the plot does not flip
     return ((flat - mean) @ axis).reshape(n, k)
-
-
-def nice_range(lo: float, hi: float) -> tuple[float, float]:
-    """[lo, hi] with an 8% margin (1 if it is one value), out to whole steps of 1, 2 or 5 x 10^k (<= 6 steps).
-
-    Images with similar tags then share a range exactly, so the tag axis is not laid out and redrawn on
-    every switch (about 5 ms each, benchmarks/bench_gui.py).
-    """
-    margin = 0.08 * (hi - lo) if hi > lo else 1.0
-    lo, hi = lo - margin, hi + margin
-    unit = 10.0 ** math.floor(math.log10((hi - lo) / 6))
-    for step in (unit * m for m in (1, 2, 5, 10, 20, 50)):  # 50 units is over 3 steps of the span: fits
-        if math.ceil(hi / step) - math.floor(lo / step) <= 6:
-            break
-    return math.floor(lo / step) * step, math.ceil(hi / step) * step
 
 
 def short_name(joint: str) -> str:
@@ -301,8 +285,9 @@ class TagView(QtWidgets.QWidget):
         self.empty_note.setVisible(not ok.any())
         if not ok.any():
             self.empty_note.setPos((k - 1) / 2, 0)
-        y_range = nice_range(float(y.min()), float(y.max())) if ok.any() else None
-        self.plot.setRange(xRange=(-0.7, k - 0.3), yRange=y_range, padding=0)
+        pad = 0.08 * float(np.ptp(y)) if ok.any() else 0.0
+        y_range = (float(y.min()) - pad, float(y.max()) + pad) if ok.any() else None
+        self.plot.setRange(xRange=(-0.7, k - 0.3), yRange=y_range, padding=0)  # one range update
         self.draw_overlay()
 
     def draw_overlay(self) -> None:
