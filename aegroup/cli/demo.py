@@ -6,25 +6,32 @@ from pathlib import Path
 
 import typer
 
+from aegroup.demo import DemoSettings
+
+DEFAULTS = DemoSettings()
+"""The option defaults come from the settings model, so the CLI and the Python API agree."""
+
 
 def demo(
-    out: Path = typer.Option(
-        Path("demo-output"), "--out", "-o", help="Folder for everything the demo writes."
-    ),
+    out: Path = typer.Option(DEFAULTS.out, "--out", "-o", help="Folder for everything the demo writes."),
     schema: Path | None = typer.Option(
         None, "--schema", help="Skeleton YAML to use (default: examples/skeletons/gecko.yaml)."
     ),
-    steps: int = typer.Option(1000, "--steps", min=1, help="Training steps of the tiny model."),
-    train_images: int = typer.Option(800, "--train-images", min=1, help="Synthetic training images."),
-    val_images: int = typer.Option(60, "--val-images", min=1, help="Synthetic validation images."),
+    steps: int = typer.Option(DEFAULTS.steps, "--steps", min=1, help="Training steps of the tiny model."),
+    train_images: int = typer.Option(
+        DEFAULTS.train_images, "--train-images", min=1, help="Synthetic training images."
+    ),
+    val_images: int = typer.Option(
+        DEFAULTS.val_images, "--val-images", min=1, help="Synthetic validation images."
+    ),
     device: str = typer.Option("auto", "--device", help="'auto' (CUDA when present), 'cpu' or 'cuda:N'."),
-    seed: int = typer.Option(0, "--seed", help="Seeds the synthetic data and the training."),
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Seeds the synthetic data and the training."),
 ) -> None:
     """Run the end-to-end demo on synthetic data (no downloads): train, predict with both groupers, score."""
     from rich.console import Console
     from rich.table import Table
 
-    from aegroup.demo import DemoSettings, run_demo
+    from aegroup.demo import run_demo
 
     console = Console()
     settings = DemoSettings(
