@@ -2,7 +2,8 @@
 
 Each image is resized (aspect ratio kept) and padded to the network input by `preprocess`, images are
 batched on the device, flip and multi-scale test-time augmentation merge the maps (`aegroup.decode.tta`),
-`decode_batch` groups the joints, and the inverse affine maps heatmap pixels back to image pixels.
+`decode_batch_with_candidates` groups the joints (one candidate extraction for instances and candidates),
+and the inverse affine maps heatmap pixels back to image pixels.
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ import numpy as np
 import torch
 
 from aegroup.data.transforms import compose, fit_affine, heatmap_to_input, invert_affine, preprocess
-from aegroup.decode import Candidates, DecodeConfig, Instance, decode_batch, get_grouper, to_image
-from aegroup.decode.torch_candidates import batch_candidates
+from aegroup.decode import (
+    Candidates,
+    DecodeConfig,
+    Instance,
+    decode_batch_with_candidates,
+    get_grouper,
+    to_image,
+)
 from aegroup.decode.tta import merge_flip, merge_scales
 from aegroup.errors import AegroupError
 from aegroup.io.coco import read_rgb
@@ -119,16 +126,13 @@ class Predictor:
         if not images:
             return []
         heatmaps, tags, affine = self.maps(images)
-        per_image = decode_batch(heatmaps, tags, self.schema, self.method, self.decode)
-        cands = (
-            batch_candidates(heatmaps, tags, self.schema.num_joints, self.decode)[0] if candidates else None
-        )
+        per_image, cands = decode_batch_with_candidates(heatmaps, tags, self.schema, self.method, self.decode)
         out = []
         for b, (image, instances) in enumerate(zip(images, per_image, strict=True)):
             # Heatmap pixel -> base-scale input pixel -> image pixel.
             inverse = invert_affine(affine[b])
             mapped = to_image(instances, inverse, self.stride)
-            c = to_image_candidates(cands[b], inverse, self.stride) if cands is not None else None
+            c = to_image_candidates(cands[b], inverse, self.stride) if candidates else None
             out.append(Prediction(mapped, c, width=int(image.shape[1]), height=int(image.shape[0])))
         return out
 

@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from aegroup.data.targets import render_heatmaps
-from aegroup.decode import DecodeConfig, decode_batch, group
+from aegroup.decode import (
+    DecodeConfig,
+    decode_batch,
+    decode_batch_with_candidates,
+    extract_candidates,
+    group,
+)
 from aegroup.decode.tta import flip_maps, merge_flip, merge_scales, resize_maps
 from aegroup.errors import AegroupError
 from aegroup.schema import load_schema
@@ -56,6 +62,22 @@ def test_decode_batch_equals_group_per_image(method: str, refine: bool) -> None:
     batch = decode_batch(heat, tags, SCHEMA, method, cfg)
     for (h, t), got in zip(scenes, batch, strict=True):
         same(got, group(h, t, SCHEMA, method, cfg))
+
+
+def test_decode_batch_with_candidates_extracts_once_for_both() -> None:
+    """The instances of `decode_batch` and the candidates of `extract_candidates`, image by image."""
+    scenes = [scene(s) for s in range(2)]
+    heat = torch.from_numpy(np.stack([h for h, _ in scenes]))
+    tags = torch.from_numpy(np.stack([t for _, t in scenes])).permute(0, 1, 4, 2, 3)
+    instances, cands = decode_batch_with_candidates(heat, tags, SCHEMA, "greedy", tag_threshold=0.8)
+    for got, expected in zip(
+        instances, decode_batch(heat, tags, SCHEMA, "greedy", tag_threshold=0.8), strict=True
+    ):
+        same(got, expected)
+    for (h, t), c in zip(scenes, cands, strict=True):
+        ref = extract_candidates(h, t, DecodeConfig(tag_threshold=0.8))
+        for name in ("xy", "score", "tag"):
+            np.testing.assert_allclose(getattr(c, name), getattr(ref, name), rtol=0, atol=1e-6)
 
 
 def test_group_accepts_tensors_and_batch_rejects_bad_input() -> None:

@@ -1,6 +1,13 @@
 """Decoding: heatmaps and tag maps -> candidates -> instances (numpy + scipy; torch only for tensors)."""
 
-from aegroup.decode.api import decode_batch, group, group_candidates, resolve_config, to_image
+from aegroup.decode.api import (
+    decode_batch,
+    decode_batch_with_candidates,
+    group,
+    group_candidates,
+    resolve_config,
+    to_image,
+)
 from aegroup.decode.candidates import extract_candidates
 from aegroup.decode.config import DecodeConfig
 from aegroup.decode.groupers import GROUPERS, Grouper, available_groupers, get_grouper
@@ -14,6 +21,7 @@ __all__ = [
     "Instance",
     "available_groupers",
     "decode_batch",
+    "decode_batch_with_candidates",
     "extract_candidates",
     "get_grouper",
     "group",

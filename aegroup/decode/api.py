@@ -74,14 +74,27 @@ def decode_batch(
 
     Candidate extraction runs batched on the tensors' device; grouping and refinement run per image on CPU.
     """
+    return decode_batch_with_candidates(heatmaps, tags, schema, method, config, **params)[0]
+
+
+def decode_batch_with_candidates(
+    heatmaps: Any,
+    tags: Any,
+    schema: PoseSchema,
+    method: str | Grouper = "hungarian",
+    config: DecodeConfig | None = None,
+    **params: Any,
+) -> tuple[list[list[Instance]], list[Candidates]]:
+    """`decode_batch`, plus each image's candidates (heatmap pixels) from the same single extraction."""
     from aegroup.decode.torch_candidates import batch_candidates  # torch only here
 
     cfg = resolve_config(config, params)
     cands, heat_np, tag_np = batch_candidates(heatmaps, tags, schema.num_joints, cfg)
-    return [
+    instances = [
         _group_image(c, None if heat_np is None else (heat_np[b], tag_np[b]), schema, method, cfg)
         for b, c in enumerate(cands)
     ]
+    return instances, cands
 
 
 def _group_image(
