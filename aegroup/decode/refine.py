@@ -23,30 +23,28 @@ def refine(
     (first pixel in raster order on ties); it is kept when its heatmap value is positive.
     `heat` (K, H, W), `tags` (K, H, W, D), `keypoints` (N, K, 3) heatmap pixels, `joint_tags` (N, K, D).
     """
-    if keypoints.shape[0] == 0:
+    k, h, w = heat.shape
+    present = keypoints[:, :, 2] > 0
+    joint, who = np.nonzero(~present.T)  # the (joint, instance) pairs to fill, grouped by joint
+    if joint.size == 0:
         return
-    w = heat.shape[2]
-    mean = mean_tags(keypoints, joint_tags)
-    missing = keypoints[:, :, 2] <= 0
-    filled: list[tuple[np.ndarray, int, np.ndarray]] = []
-    for k in np.flatnonzero(missing.any(axis=0)):
-        who = np.flatnonzero(missing[:, k])
-        plane = heat[k].reshape(-1)
+    means = mean_tags(keypoints, joint_tags)[who]
+    plane = heat.reshape(k, h * w)
+    best = np.empty(joint.size, np.int64)
+    bounds = np.searchsorted(joint, np.arange(k + 1)).tolist()
+    for j in np.unique(joint).tolist():
         # (D, H*W) rows: every per-dimension pass below reads contiguous memory.
-        columns = np.ascontiguousarray(tags[k].reshape(plane.size, -1).T)
-        best = best_pixels(plane, columns, mean[who])
-        fill = plane[best] > 0
-        who, best = who[fill], best[fill]
-        keypoints[who, k, 2] = plane[best]
-        joint_tags[who, k] = columns[:, best].T
-        filled.append((who, int(k), best))
-    if not filled:
-        return
-    who = np.concatenate([f[0] for f in filled])
-    joint = np.concatenate([np.full(f[0].size, f[1]) for f in filled])
-    y, x = np.divmod(np.concatenate([f[2] for f in filled]), w)
-    xy = quarter_shift(heat, joint, y, x) if adjust else np.stack([x, y], axis=1).astype(np.float32)
-    keypoints[who, joint, :2] = xy
+        columns = np.ascontiguousarray(tags[j].reshape(h * w, -1).T)
+        best[bounds[j] : bounds[j + 1]] = best_pixels(plane[j], columns, means[bounds[j] : bounds[j + 1]])
+    value = plane[joint, best]
+    fill = value > 0
+    joint, who, best = joint[fill], who[fill], best[fill]
+    keypoints[who, joint, 2] = value[fill]
+    y, x = np.divmod(best, w)
+    joint_tags[who, joint] = tags[joint, y, x]
+    keypoints[who, joint, :2] = (
+        quarter_shift(heat, joint, y, x) if adjust else np.stack([x, y], axis=1).astype(np.float32)
+    )
 
 
 def tag_distance(columns: np.ndarray, means: np.ndarray) -> np.ndarray:
