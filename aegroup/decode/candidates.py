@@ -90,10 +90,7 @@ def _chunk_peaks(heat: np.ndarray, kernel: int, threshold: float) -> tuple[np.nd
     for pad in (flat[:margin], flat[flat.size - margin :], grid[:, :h, w:], grid[:, h:]):
         pad.fill(-np.inf)
     pooled = _window_max(_window_max(flat, r, 1), r, row)
-    # A peak above the threshold is at least the next float up, so raising the pooled maximum to it
-    # leaves such peaks equal to their pool and every other pixel below: one test instead of two.
-    pooled = np.maximum(pooled, np.nextafter(np.float32(threshold), np.float32(np.inf)))
-    peaks = np.flatnonzero(inner == pooled)
+    peaks = np.flatnonzero((inner == pooled) & (inner > threshold))
     values = inner[peaks]
     kk, rest = np.divmod(peaks, (h + r) * row)
     yy, xx = np.divmod(rest, row)
