@@ -3,9 +3,10 @@
 For each preset, `aegroup.train.train` runs a few steps on a synthetic set (data loading, augmentation,
 targets, logging included) and is compared with a bare optimisation step (one fixed batch, no data
 pipeline) of the same model and batch in this process: the ratio is what the loop costs around the
-compute. Then the tiny preset runs under `torchrun --nproc-per-node 1` and `2` on the CPU (gloo, one
-thread per process when two run) and the ratio of images/s is printed. On a CUDA machine the presets run
-on the GPU with mixed precision (bf16).
+compute. The bare step is also timed with plain NCHW tensors: channels-last over NCHW is the speed-up of
+the training default `channels_last: true`. Then the tiny preset runs under `torchrun --nproc-per-node 1`
+and `2` on the CPU (gloo, one thread per process when two run) and the ratio of images/s is printed. On
+a CUDA machine the presets run on the GPU with mixed precision (bf16).
 
 Usage: python benchmarks/bench_train.py [--presets tiny,mid,paper] [--steps N] [--no-torchrun]
 On a busy machine, `OMP_NUM_THREADS=1` keeps spinning OpenMP threads from dominating the figures.
@@ -56,19 +57,29 @@ def make_config(
     )
 
 
-def bare_images_per_s(config: TrainConfig, device: torch.device) -> float:
-    """Images/s of forward + loss + backward + Adam on one fixed batch: the compute alone."""
+def bare_images_per_s(config: TrainConfig, device: torch.device, channels_last: bool) -> float:
+    """Images/s of forward + loss + backward + Adam on one fixed batch: the compute alone.
+
+    One untimed warm-up step first (oneDNN / cuDNN pick their kernels on the first call).
+    """
     schema = config.resolve_schema()
     dataset = open_split(config.train, schema, config, train=True)
     from aegroup.data.collate import collate
 
     batch = collate([dataset[i % len(dataset)] for i in range(config.batch_size)])
+    torch.manual_seed(0)
     model = build_model(config.resolve_model(schema.num_joints)).to(device).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-4)
     tensors = [batch[k].to(device) for k in ("image", "heatmaps", "mask", "joints")]
     enabled = config.mixed_precision != "no"
-    start = time.perf_counter()
-    for _ in range(config.max_steps or 1):
+    steps = config.max_steps or 1
+    for step in range(steps + 1):
+        if step == 1:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
             output = model(tensors[0])
         output = type(output)([h.float() for h in output.heatmaps], [t.float() for t in output.tags])
@@ -78,7 +89,7 @@ def bare_images_per_s(config: TrainConfig, device: torch.device) -> float:
         optimizer.step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return config.batch_size * (config.max_steps or 1) / (time.perf_counter() - start)
+    return config.batch_size * steps / (time.perf_counter() - start)
 
 
 def bench_presets(data: Path, work: Path, presets: list[str], scale: float) -> None:
@@ -93,12 +104,14 @@ def bench_presets(data: Path, work: Path, presets: list[str], scale: float) -> N
             batch, steps = batch * 8, steps * 4
         steps = max(2, int(steps * scale))
         config = make_config(data, work / preset, preset, size, batch, steps, gpu)
-        bare = bare_images_per_s(config, device)
-        result = train(config)
+        nchw = bare_images_per_s(config, device, channels_last=False)
+        bare = bare_images_per_s(config, device, channels_last=True)
+        result = train(config)  # channels-last, the training default
         print(
             f"  {preset:5s} input {size} batch {batch:2d} x {steps:2d} steps: "
             f"loop {result.images_per_s:7.2f} images/s, bare step {bare:7.2f} images/s, "
-            f"loop/bare {result.images_per_s / bare:.2f}"
+            f"loop/bare {result.images_per_s / bare:.2f}; bare step NCHW {nchw:7.2f} images/s, "
+            f"channels-last/NCHW {bare / nchw:.2f}x"
         )
 
 
