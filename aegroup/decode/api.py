@@ -140,14 +140,14 @@ def _assemble(
     """Instances from slots: gather candidates, score = mean joint score, refine, sort by score."""
     n, k = slots.shape
     present = slots >= 0
-    joint = np.broadcast_to(np.arange(k), (n, k))
+    joint = np.arange(k)  # broadcasts against the (N, K) slots
     safe = np.where(present, slots, 0)
     keypoints = np.zeros((n, k, 3), np.float32)
     keypoints[:, :, :2] = np.where(present[..., None], candidates.xy[joint, safe], 0)
     keypoints[:, :, 2] = np.where(present, candidates.score[joint, safe], 0)
     tags = np.where(present[..., None], candidates.tag[joint, safe], 0).astype(np.float32)
     # Score before refinement, as the references do: filled-in joints are guesses.
-    scores = keypoints[:, :, 2].mean(axis=1) if k else np.zeros(n, np.float32)
+    scores = keypoints[:, :, 2].sum(axis=1) / k if k else np.zeros(n, np.float32)
     if maps is not None:
         refine(maps[0], maps[1], keypoints, tags, adjust)
     order = np.argsort(-scores, kind="stable")
