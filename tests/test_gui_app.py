@@ -125,10 +125,14 @@ def test_drag_moves_a_keypoint_as_one_undo_step(window: MainWindow) -> None:
     now = doc.image.annotations
     new_pos = window.canvas.widget_pos(*now.keypoints[now.row(key[0]), k, :2])
     assert abs(new_pos.x() - end.x()) <= 1 and abs(new_pos.y() - end.y()) <= 1
-    drawn = window.canvas.moving.xy  # the canvas redrew the moved instance (in the drag layer)
-    assert any(np.allclose(p, now.keypoints[now.row(key[0]), k, :2]) for p in drawn)
+    canvas = window.canvas
+    assert canvas.moving.ids.tolist() == [key[0]]  # the moved instance is redrawn in the drag layer...
+    assert any(np.allclose(p, now.keypoints[now.row(key[0]), k, :2]) for p in canvas.moving.xy)
+    assert sorted([*canvas.instances.ids.tolist(), key[0]]) == sorted(now.ids.tolist())  # ...the rest stay
     window.undo()
     assert doc.same_state(before)
+    drawn = np.vstack([canvas.instances.xy, canvas.moving.xy])
+    assert len(drawn) == int(doc.image.annotations.present().sum())  # every joint drawn once after the undo
 
 
 def test_rubber_band_selects_keypoints_inside(window: MainWindow) -> None:

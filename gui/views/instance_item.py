@@ -180,7 +180,7 @@ class InstancesItem(pg.GraphicsObject):
 
     def _markers(self, ratio: float) -> tuple[list[QtGui.QPixmap], np.ndarray]:
         """Each joint's marker pixmap and half side (screen pixels) at a device pixel ratio."""
-        if self._marks[0] != ratio or len(self._marks[1]) != len(self.looks):
+        if self._marks[0] != ratio:  # set_instances resets the ratio to 0
             marks = [marker_pixmap((*look, ratio)) for look in self.looks]
             self._marks = (ratio, [m for m, _ in marks], np.array([h for _, h in marks]))
         return self._marks[1], self._marks[2]

@@ -131,6 +131,11 @@ class ImageList(QtWidgets.QTableView):
         self._order: list[int] | None = None  # image indices in list order, until the next sort
         self.cells.layoutChanged.connect(self._forget_order)
         self.setModel(self.cells)
+        self._set_up_view()
+        self.clicked.connect(lambda index: self.image_chosen.emit(self.image_at(index.row())))
+        doc.subscribe(self.on_change)
+
+    def _set_up_view(self) -> None:
         self.setSortingEnabled(True)
         self.sortByColumn(0, QtCore.Qt.SortOrder.AscendingOrder)
         self.verticalHeader().hide()
@@ -146,8 +151,6 @@ class ImageList(QtWidgets.QTableView):
         for col, width in ((0, 44), (2, 40), (3, 64), (4, 50)):
             header.setSectionResizeMode(col, QtWidgets.QHeaderView.ResizeMode.Fixed)
             header.resizeSection(col, width)
-        self.clicked.connect(lambda index: self.image_chosen.emit(self.image_at(index.row())))
-        doc.subscribe(self.on_change)
 
     def _show(self, index: int) -> None:
         """Write image `index`'s cells: text and sort key."""
