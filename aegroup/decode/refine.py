@@ -6,6 +6,10 @@ import numpy as np
 
 from aegroup.decode.candidates import quarter_shift
 
+_PASS_PIXELS = 1 << 16
+"""(instance, pixel) pairs per dense search pass: its float32 temporaries stay in a 512 KiB L2 cache (at
+D = 3 and eight instances, one pass over 128 x 128 maps is 3x slower than two passes of four)."""
+
 
 def mean_tags(keypoints: np.ndarray, tags: np.ndarray) -> np.ndarray:
     """(N, D) float32 mean tag of each instance's present joints (`keypoints` (N, K, 3), `tags` (N, K, D))."""
@@ -32,10 +36,13 @@ def refine(
     plane = heat.reshape(k, h * w)
     best = np.empty(joint.size, np.int64)
     bounds = np.searchsorted(joint, np.arange(k + 1)).tolist()
+    step = max(1, _PASS_PIXELS // max(h * w, 1))
     for j in np.unique(joint).tolist():
         # (D, H*W) rows: every per-dimension pass below reads contiguous memory.
         columns = np.ascontiguousarray(tags[j].reshape(h * w, -1).T)
-        best[bounds[j] : bounds[j + 1]] = best_pixels(plane[j], columns, means[bounds[j] : bounds[j + 1]])
+        for lo in range(bounds[j], bounds[j + 1], step):
+            hi = min(lo + step, bounds[j + 1])
+            best[lo:hi] = best_pixels(plane[j], columns, means[lo:hi])
     value = plane[joint, best]
     fill = value > 0
     joint, who, best = joint[fill], who[fill], best[fill]
