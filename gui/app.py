@@ -51,6 +51,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tags = TagView(self.doc)
         self._autosaved_revision = self.doc.revision
         self._saved_revision = self.doc.revision
+        self._autosave_cache: files.DumpCache = {}  # each edited image's sidecar JSON, until it changes
         self._build_layout()
         self._connect()
         self._build_menus()
@@ -178,6 +179,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Save the project (atomic) and drop the autosave sidecar."""
         path = files.save_document(self.doc, self.project_path)
         self._saved_revision = self._autosaved_revision = self.doc.revision
+        self._autosave_cache.clear()  # nothing is changed since the save
         self._update_title()
         self.show_message(f"saved {path}")
         return path
@@ -186,7 +188,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Write changed images to the sidecar if anything changed since the last autosave."""
         if self.doc.revision == self._autosaved_revision:
             return None
-        path = files.write_autosave(self.doc, self.project_path)
+        path = files.write_autosave(self.doc, self.project_path, self._autosave_cache)
         self._autosaved_revision = self.doc.revision
         return path
 

@@ -7,8 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from aegroup.errors import AegroupError
+from aegroup.io.atomic import atomic_write_text
 from aegroup.io.coco import build_coco, load_coco, read_json, save_coco
-from aegroup.io.project import autosave_path, load_autosave, load_project, save_autosave, save_project
+from aegroup.io.project import (
+    Autosave,
+    autosave_path,
+    load_autosave,
+    load_project,
+    save_autosave,
+    save_project,
+)
 from aegroup.io.results import load_results
 from aegroup.schema import PoseSchema, load_schema
 from aegroup_gui.convert import (
@@ -99,12 +107,33 @@ def save_document(doc: Document, project_path: Path) -> Path:
     return project_path
 
 
-def write_autosave(doc: Document, project_path: Path) -> Path | None:
-    """Write the images changed since the last save to the sidecar (atomic); None when nothing changed."""
+DumpCache = dict[int, tuple[tuple[object, ...], str]]
+"""Per image index: the objects its sidecar JSON was made from, and that JSON (reused while they stay)."""
+
+
+def write_autosave(doc: Document, project_path: Path, cache: DumpCache | None = None) -> Path | None:
+    """Write the images changed since the last save to the sidecar (atomic); None when nothing changed.
+
+    The sidecar is rewritten on every image switch; with `cache`, only images changed since their last
+    write are serialised again (each costs ~0.5 ms: 100 ms per switch once 200 images are edited).
+    """
     if not doc.changed:
         return None
-    images = [image_to_project(doc.images[i]) for i in sorted(doc.changed)]
-    return save_autosave(project_path, images)
+    changed = sorted(doc.changed)
+    head, _, tail = Autosave(project=Path(project_path).name, images=[]).model_dump_json().rpartition("[]")
+    if cache is None or tail != "}":  # the images must close the object for their JSON to be spliced in
+        return save_autosave(project_path, [image_to_project(doc.images[i]) for i in changed])
+    parts = ",".join(_image_json(doc.images[i], i, cache) for i in changed)
+    return atomic_write_text(autosave_path(project_path), f"{head}[{parts}]}}")
+
+
+def _image_json(record: ImageRecord, index: int, cache: DumpCache) -> str:
+    """An image's sidecar JSON, serialised again only if the record changed since it was cached."""
+    source = (record.annotations, record.reviewed, record.candidates, record.file_name)
+    hit = cache.get(index)
+    if hit is None or any(a is not b for a, b in zip(hit[0], source, strict=True)):
+        hit = cache[index] = (source, image_to_project(record).model_dump_json())
+    return hit[1]
 
 
 def autosave_is_newer(project_path: Path) -> bool:
