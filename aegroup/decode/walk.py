@@ -56,7 +56,7 @@ def walk_joints(
             rows, cols = match(distance, all_scores[lo:hi], config)
             slots[cols, k] = valid[rows]
             totals[cols] += tags[rows]
-            if rows.size == valid.size:
+            if len(rows) == valid.size:
                 continue  # every candidate joined an instance
             unmatched = np.ones(valid.size, bool)
             unmatched[rows] = False
