@@ -196,20 +196,28 @@ def _loop_refine_joint(
 # ---------------------------------------------------------------- timing
 
 
-def median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float, float]:
-    """Median CPU time, median wall time and fastest CPU time of `fn` in ms (after one warm-up call).
+def interleaved_ms(
+    ours: Callable[[], object], loop: Callable[[], object], repeats: int, loop_repeats: int = 3
+) -> tuple[list[float], list[float], list[float]]:
+    """CPU times of `ours` and `loop` and wall times of `ours` in ms, runs interleaved (after a warm-up each).
 
-    CPU time (`time.thread_time`) is what one core spends; on a shared, busy machine wall time also
-    counts the time other processes hold the core, and the fastest run shows the floor under contention.
+    The loop runs `loop_repeats` times with `repeats / loop_repeats` runs of ours between them, so both see
+    the same machine: on a shared, busy machine their ratio stays fair while absolute times drift. CPU time
+    (`time.thread_time`) is what one core spends; wall time also counts the time other processes hold it.
     """
-    fn()
-    cpu, wall = [], []
-    for _ in range(repeats):
-        c0, w0 = time.thread_time(), time.perf_counter()
-        fn()
-        cpu.append((time.thread_time() - c0) * 1e3)
-        wall.append((time.perf_counter() - w0) * 1e3)
-    return statistics.median(cpu), statistics.median(wall), min(cpu)
+    ours()
+    loop()
+    cpu, wall, loop_cpu = [], [], []
+    for _ in range(loop_repeats):
+        c0 = time.thread_time()
+        loop()
+        loop_cpu.append((time.thread_time() - c0) * 1e3)
+        for _ in range(max(1, repeats // loop_repeats)):
+            c0, w0 = time.thread_time(), time.perf_counter()
+            ours()
+            cpu.append((time.thread_time() - c0) * 1e3)
+            wall.append((time.perf_counter() - w0) * 1e3)
+    return cpu, wall, loop_cpu
 
 
 def main() -> int:
@@ -234,7 +242,10 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"decode per image: K={K}, {N} instances, {SIZE}x{SIZE}, adjust+refine, one CPU core")
     print(f"one core: process {where}; {threads}; {torch_note}")
-    print(f"medians over {args.scenes} scenes x {args.repeats} runs (loop: x 3); load average {load:.1f}")
+    print(
+        f"medians over {args.scenes} scenes x {args.repeats} runs (loop: x 3, interleaved with ours); "
+        f"load average {load:.1f}"
+    )
     print(
         f"{'method':<10} {'D':>2} {'ours cpu ms':>12} {'loop cpu ms':>12} {'ratio':>7} "
         f"{'ours wall ms':>13} {'ours min ms':>12}  same"
@@ -253,15 +264,15 @@ def main() -> int:
                 ):
                     print(f"MISMATCH: {method} D={dim} groupings differ from the loop decoder")
                     return 1
-                cpu, wall, fastest = median_ms(
-                    lambda h=heat, t=tags, m=method: group(h, t, schema, m, cfg), args.repeats
+                cpu, wall, loop_cpu = interleaved_ms(
+                    lambda h=heat, t=tags, m=method: group(h, t, schema, m, cfg),
+                    lambda h=heat, t=tags, m=method: loop_decode(h, t, order, cfg, m),
+                    args.repeats,
                 )
-                ours_t.append(cpu)
-                ours_w.append(wall)
-                ours_min.append(fastest)
-                loop_t.append(
-                    median_ms(lambda h=heat, t=tags, m=method: loop_decode(h, t, order, cfg, m), 3)[0]
-                )
+                ours_t.append(statistics.median(cpu))
+                ours_w.append(statistics.median(wall))
+                ours_min.append(min(cpu))
+                loop_t.append(statistics.median(loop_cpu))
             ours_ms, loop_ms = statistics.median(ours_t), statistics.median(loop_t)
             ratio = loop_ms / ours_ms
             print(
