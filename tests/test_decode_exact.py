@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -15,16 +12,6 @@ from scipy.ndimage import maximum_filter
 from aegroup.decode import Candidates, DecodeConfig, candidates, get_grouper
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _bench_module():
-    """The benchmark script, whose straightforward loop decoder is the grouping reference."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decode.py"
-    spec = importlib.util.spec_from_file_location("bench_decode", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_decode", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 @SETTINGS
@@ -74,7 +61,7 @@ def quantised_candidates(draw: st.DrawFn) -> tuple[Candidates, list[int], Decode
 
 @SETTINGS
 @given(case=quantised_candidates(), method=st.sampled_from(["hungarian", "greedy"]))
-def test_grouping_walk_equals_the_loop_decoder(case, method: str) -> None:
+def test_grouping_walk_equals_the_loop_decoder(case, method: str, loop_decoder) -> None:
     """Same instances, same joints, same creation order as the one-candidate-at-a-time loop."""
     cands, order, config = case
     slots = get_grouper(method)(cands, order, config)
@@ -86,7 +73,7 @@ def test_grouping_walk_equals_the_loop_decoder(case, method: str) -> None:
         ]
         for k in range(cands.num_joints)
     ]
-    people = _bench_module().loop_group(loop_input, order, config, method)
+    people = loop_decoder.loop_group(loop_input, order, config, method)
     assert len(slots) == len(people)
     for row, person in zip(slots, people, strict=True):
         assert {k for k in range(cands.num_joints) if row[k] >= 0} == set(person)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,16 +24,6 @@ from aegroup.schema import PoseSchema, load_schema
 
 PAIR = PoseSchema(name="pair", joints=["a", "b"])
 """Two joints, grouped a then b: the smallest skeleton where grouping decisions show."""
-
-
-def _bench_module():
-    """The benchmark script, whose straightforward loop decoder is the reference for these tests."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decode.py"
-    spec = importlib.util.spec_from_file_location("bench_decode", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_decode", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _candidates(rows: dict[int, list[tuple[float, float, float, float]]], k: int = 2) -> Candidates:
@@ -159,9 +147,9 @@ def test_refinement_recovers_a_sub_threshold_joint_whose_tag_matches() -> None:
 
 @pytest.mark.parametrize("dim", [1, 3])
 @pytest.mark.parametrize("method", sorted(GROUPERS))
-def test_matches_the_straightforward_loop_decoder(method: str, dim: int) -> None:
+def test_matches_the_straightforward_loop_decoder(method: str, dim: int, loop_decoder) -> None:
     """Vectorised candidates, grouping, adjust and refinement equal the one-at-a-time loop, bit for bit."""
-    bench = _bench_module()
+    bench = loop_decoder
     rng = np.random.default_rng(11 + dim)
     schema = load_schema("coco17")
     for missing in (0.1, 0.5):
