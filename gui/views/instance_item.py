@@ -55,6 +55,14 @@ def screen_xy(painter: QtGui.QPainter, xy: np.ndarray) -> tuple[np.ndarray, np.n
     return sx, sy
 
 
+def padded_rect(xy: np.ndarray, pad: float | np.ndarray) -> QtCore.QRectF:
+    """Bounds of (N, 2) points grown by `pad` (scalar, or per x and y) on every side; empty if N = 0."""
+    if not len(xy):
+        return QtCore.QRectF()
+    lo, hi = xy.min(axis=0) - pad, xy.max(axis=0) + pad
+    return QtCore.QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+
+
 def marker_pixmap(key: MarkerKey) -> tuple[QtGui.QPixmap, float]:
     """An antialiased marker drawn once into a transparent pixmap, and its half side in screen pixels.
 
@@ -167,12 +175,7 @@ class InstancesItem(pg.GraphicsObject):
         self._update_rect()
 
     def _update_rect(self) -> None:
-        if not len(self.xy):
-            self._rect = QtCore.QRectF()
-            return
-        lo, hi = self.xy.min(axis=0), self.xy.max(axis=0)
-        pad = MARKER_PADDING_PX * self._px * 2
-        self._rect = QtCore.QRectF(lo[0] - pad, lo[1] - pad, hi[0] - lo[0] + 2 * pad, hi[1] - lo[1] + 2 * pad)
+        self._rect = padded_rect(self.xy, MARKER_PADDING_PX * self._px * 2)
 
     def boundingRect(self) -> QtCore.QRectF:
         """Joints plus marker padding."""

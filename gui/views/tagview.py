@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup_gui.document import Annotations, Change, Document, Key
-from aegroup_gui.views.instance_item import marker_pixmap, screen_xy
+from aegroup_gui.views.instance_item import marker_pixmap, padded_rect, screen_xy
 from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, instance_color, pen
 
 
@@ -147,12 +147,7 @@ class TagPoints(pg.GraphicsObject):
         self._update_rect()
 
     def _update_rect(self) -> None:
-        if not len(self.xy):
-            self._rect = QtCore.QRectF()
-            return
-        lo, hi = self.xy.min(axis=0), self.xy.max(axis=0)
-        pad = self._px * self.SIZE_PX
-        self._rect = QtCore.QRectF(*(lo - pad), *(hi - lo + 2 * pad))
+        self._rect = padded_rect(self.xy, self._px * self.SIZE_PX)
 
     def boundingRect(self) -> QtCore.QRectF:
         """The points plus marker padding."""
