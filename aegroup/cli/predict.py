@@ -29,23 +29,19 @@ def parse_scales(text: str) -> tuple[float, ...]:
 def decode_overrides(base: DecodeConfig, items: list[str]) -> DecodeConfig:
     """The checkpoint's decode config with `--decode KEY=VALUE` items applied (values parsed as YAML)."""
     import yaml
-    from pydantic import ValidationError
 
-    from aegroup.decode import DecodeConfig
-    from aegroup.errors import AegroupError, validation_message
+    from aegroup.decode import resolve_config
+    from aegroup.errors import AegroupError
 
-    fields = base.model_dump()
+    fields = type(base).model_fields
+    params: dict[str, object] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or key.strip() not in fields:
-            raise AegroupError(
-                f"--decode: expected KEY=VALUE with KEY one of {', '.join(fields)}, got '{item}'"
-            )
-        fields[key.strip()] = yaml.safe_load(value)
-    try:
-        return DecodeConfig(**fields)
-    except ValidationError as err:
-        raise AegroupError(validation_message("--decode", err)) from None
+            names = ", ".join(fields)
+            raise AegroupError(f"--decode: expected KEY=VALUE with KEY one of {names}, got '{item}'")
+        params[key.strip()] = yaml.safe_load(value)
+    return resolve_config(base, params, source="--decode")
 
 
 def predict(

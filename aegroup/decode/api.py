@@ -16,15 +16,17 @@ from aegroup.errors import AegroupError, validation_message
 from aegroup.schema import PoseSchema
 
 
-def resolve_config(config: DecodeConfig | None, params: dict[str, Any]) -> DecodeConfig:
-    """`config` (or the defaults) with keyword overrides applied and validated."""
+def resolve_config(
+    config: DecodeConfig | None, params: dict[str, Any], source: str = "decode parameters"
+) -> DecodeConfig:
+    """`config` (or the defaults) with keyword overrides applied and validated; errors name `source`."""
     base = config or DecodeConfig()
     if not params:
         return base
     try:
         return DecodeConfig.model_validate({**base.model_dump(), **params})
     except ValidationError as err:
-        raise AegroupError(validation_message("decode parameters", err)) from None
+        raise AegroupError(validation_message(source, err)) from None
 
 
 def group(
