@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,15 @@ def loop_decoder():
     sys.modules.setdefault("bench_decode", module)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op torch thread: tiny models gain little from more, and spin-waiting OpenMP threads are a
+    5-10x slow-down when a 2-core machine is shared."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

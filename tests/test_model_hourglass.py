@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,7 @@ from aegroup.loss import LossConfig, total_loss
 from aegroup.model import PRESETS, ModelConfig, build_model
 from aegroup.schema import PoseSchema
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Run on one CPU thread: these small convolutions gain little from more, and spin-waiting is slow
-    when the cores are shared (a 5-10x slow-down seen with two threads on a busy 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def synth_batch(synth_set: tuple[Path, Path, PoseSchema], indices: list[int]) -> dict:

@@ -21,14 +21,7 @@ from aegroup.train import load_checkpoint, load_model, train
 from aegroup.train.checkpoint import load_training_state
 from aegroup.train.config import TrainConfig, load_train_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny models gain nothing from more, and on a busy machine OpenMP threads spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY_MODEL = {"preset": "tiny", "nstack": 1, "channels": 8, "increase": 4, "depth": 2, "stem_channels": 4}
