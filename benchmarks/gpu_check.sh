@@ -9,7 +9,7 @@
 #
 # Environment: OUT (default ./gpu-out; gets gpu_check.log, summary.txt and a few small files),
 # PYTHON (default python3), SKIP_WHEELS=1 (do not install .whl/), QUICK=1 (tiny sizes, for a CPU try),
-# TOTAL_S (overall budget in seconds; default 410, QUICK 600), PYTEST_WORKERS (pytest-xdist workers, 8).
+# TOTAL_S (overall budget in seconds; default 400, QUICK 600), PYTEST_WORKERS (pytest-xdist workers, 8).
 # A failed or timed-out step is recorded and the next one runs; the exit status is the number of failures.
 set -u
 
@@ -23,7 +23,7 @@ export PYTEST_WORKERS=${PYTEST_WORKERS:-8}
 export PYTHONUNBUFFERED=1
 export COLUMNS=${COLUMNS:-150}  # rich wraps tables and progress lines at 80 columns without a terminal
 export SITE=/tmp/site
-if [[ $QUICK == 1 ]]; then TOTAL_S=${TOTAL_S:-600}; else TOTAL_S=${TOTAL_S:-410}; fi
+if [[ $QUICK == 1 ]]; then TOTAL_S=${TOTAL_S:-600}; else TOTAL_S=${TOTAL_S:-400}; fi
 
 # ---------------------------------------------------------------------------------------------------------
 # Steps: each runs as `bash gpu_check.sh --step NAME` under `timeout`, so a hang is killed with its children.
