@@ -252,21 +252,29 @@ def test_a_plateau_is_one_candidate_but_distant_equal_peaks_are_two() -> None:
 
 def test_hungarian_shortcut_for_unambiguous_joints_equals_the_assignment() -> None:
     """When every candidate has at most one instance within the threshold and vice versa, the gated
-    optimum is those pairs; the shortcut must agree with solving the padded assignment."""
+    optimum is those pairs; the compiled walk's shortcut must agree with solving the padded assignment."""
     from scipy.optimize import linear_sum_assignment
 
     from aegroup.decode.hungarian import hungarian_match
+    from aegroup.decode.kernels import unique_pairs
 
     rng = np.random.default_rng(8)
     cfg = DecodeConfig()
-    for _ in range(200):
+    shortcuts = 0
+    for _ in range(300):
         rows, cols = int(rng.integers(1, 9)), int(rng.integers(1, 9))
         distance = rng.uniform(0, 6, (rows, cols))
         score = rng.uniform(0.1, 1, rows)
-        got = hungarian_match(distance, score, cfg)
         cost = np.where(distance < 1, np.round(distance) * 100 - score[:, None], 1e10)
         cost = np.concatenate([cost, np.full((rows, max(rows - cols, 0)), 1e10)], axis=1)
         r, c = linear_sum_assignment(cost)
         keep = (c < cols) & (distance[r, np.minimum(c, cols - 1)] < 1)
+        got = hungarian_match(distance, score, cfg)
         np.testing.assert_array_equal(got[0], r[keep])
         np.testing.assert_array_equal(got[1], c[keep])
+        matched = np.full(rows, -1, np.int64)
+        if unique_pairs(distance, rows, cols, cfg.tag_threshold, matched):
+            shortcuts += 1
+            np.testing.assert_array_equal(np.flatnonzero(matched >= 0), r[keep])
+            np.testing.assert_array_equal(matched[matched >= 0], c[keep])
+    assert shortcuts > 50  # the shortcut case is common, so the comparison above ran

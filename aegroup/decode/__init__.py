@@ -1,4 +1,4 @@
-"""Decoding: heatmaps and tag maps -> candidates -> instances (numpy + scipy; torch only for tensors)."""
+"""Decoding: heatmaps and tag maps -> candidates -> instances (numpy, numba, scipy; torch for tensors)."""
 
 from aegroup.decode.api import (
     decode_batch,

@@ -54,65 +54,15 @@ def check_finite(array: np.ndarray, name: str) -> None:
             raise AegroupError(f"{name}: {bad} NaN or infinite values (check the model output)")
 
 
-_CHUNK_PIXELS = 1 << 16
-"""Heatmap pixels per NMS pass: its working set (~10 float32 arrays of this size) stays in the L2 cache."""
-
-
 def peak_indices(heat: np.ndarray, kernel: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices into (K, H, W) and values of local maxima (max-pool NMS) above `threshold`.
+    """Flat indices into (K, H, W), ascending, and values of local maxima (max-pool NMS) above `threshold`.
 
     Equivalent to `heat == max_pool(heat, kernel, stride 1, padding kernel // 2)`; ties (plateaus) all count.
-    Runs on a few maps at a time, so the passes over the maps hit the cache instead of main memory.
+    The comparison with `threshold` is in float32, as numpy compares a float32 array with a Python float.
     """
-    k, h, w = heat.shape
-    step = max(1, _CHUNK_PIXELS // max(h * w, 1))
-    parts = [_chunk_peaks(heat[i : i + step], kernel, threshold) for i in range(0, k, step)]
-    if len(parts) == 1:
-        return parts[0]
-    flat = [p[0] + i * step * h * w for i, p in enumerate(parts)]
-    return np.concatenate(flat), np.concatenate([p[1] for p in parts])
+    from aegroup.decode.kernels import nms_peaks  # numba: loaded on first decode
 
-
-def _chunk_peaks(heat: np.ndarray, kernel: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """`peak_indices` of a stack of maps in one go."""
-    k, h, w = heat.shape
-    r = kernel // 2
-    # Pad r columns of -inf after each row, r rows after each map and a margin at both ends: then shifting
-    # the *flattened* array by d (columns) or d * (W + r) (rows) never reaches a real pixel of another row
-    # or map, and every shift is one contiguous, vectorised numpy op (shifts along the last axis of a 3-D
-    # view are 4x slower).
-    row = w + r
-    margin = r * row + r
-    flat = np.empty(2 * margin + k * (h + r) * row, np.float32)
-    inner = flat[margin : flat.size - margin]
-    grid = inner.reshape(k, h + r, row)
-    grid[:, :h, :w] = heat
-    for pad in (flat[:margin], flat[flat.size - margin :], grid[:, :h, w:], grid[:, h:]):
-        pad.fill(-np.inf)
-    pooled = _window_max(_window_max(flat, r, 1), r, row)
-    peaks = np.flatnonzero((inner == pooled) & (inner > threshold))
-    values = inner[peaks]
-    kk, rest = np.divmod(peaks, (h + r) * row)
-    yy, xx = np.divmod(rest, row)
-    return (kk * h + yy) * w + xx, values
-
-
-def _window_max(flat: np.ndarray, radius: int, step: int) -> np.ndarray:
-    """Max over `flat[i - radius * step : i + radius * step + 1 : step]` for i from `radius * step` on.
-
-    The result is `2 * radius * step` shorter than `flat`. Windows doubling in length take
-    log2(2 radius + 1) + 1 passes over the array instead of 2 radius + 1.
-    """
-    if radius == 0:
-        return flat
-    size = flat.size - 2 * radius * step
-    span = 1  # `out[i]` is the max of `flat[i .. i + (span - 1) step]`
-    out = flat
-    while 2 * span <= 2 * radius + 1:
-        out = np.maximum(out[: out.size - span * step], out[span * step :])
-        span *= 2
-    shift = (2 * radius + 1 - span) * step
-    return np.maximum(out[:size], out[shift : shift + size])
+    return nms_peaks(np.ascontiguousarray(heat, np.float32), kernel // 2, np.float32(threshold))
 
 
 def quarter_shift(heat: np.ndarray, k: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:

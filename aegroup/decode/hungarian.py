@@ -25,15 +25,9 @@ def hungarian_match(
     cheaper rejected one and split instances in crowded images). As in the references, the matrix is
     padded with 1e10 columns when there are more candidates than instances, so the extra candidates start
     new instances; the padding also breaks ties between equal-cost assignments as the references do.
+    The compiled walk settles a gated joint without this solve when each of its candidates has at most
+    one acceptable instance and vice versa (`aegroup.decode.kernels.unique_pairs`).
     """
-    acceptable = distance < config.tag_threshold
-    if config.gate_by_threshold:
-        pairs = np.nonzero(acceptable)
-        rows, cols = pairs[0].tolist(), pairs[1].tolist()  # a few dozen entries: Python sets beat numpy
-        if len(set(rows)) == len(rows) and len(set(cols)) == len(cols):
-            # Every candidate has at most one acceptable instance and vice versa: with gating, every
-            # optimum takes all those pairs (each saves a 1e10 padding cost) and no other pair is accepted.
-            return pairs
     from scipy.optimize import linear_sum_assignment  # scipy.optimize costs ~0.1 s to import
 
     cost = np.round(distance) * 100.0 - score[:, None] if config.use_detection_val else distance
@@ -52,4 +46,4 @@ def hungarian_match(
 
 def hungarian_grouper(candidates: Candidates, order: Sequence[int], config: DecodeConfig) -> np.ndarray:
     """(N, K) candidate slots (-1 absent): joints visited in `order`, each assigned optimally."""
-    return walk_joints(candidates, order, config, hungarian_match)
+    return walk_joints(candidates, order, config, hungarian_match, config.gate_by_threshold)

@@ -18,51 +18,51 @@ instances' mean tags. Unpaired candidates start new instances.
 
 
 def walk_joints(
-    candidates: Candidates, order: Sequence[int], config: DecodeConfig, match: Matcher
+    candidates: Candidates,
+    order: Sequence[int],
+    config: DecodeConfig,
+    match: Matcher | None = None,
+    settle_unique: bool = False,
 ) -> np.ndarray:
     """(N, K) candidate slot of every instance and joint (-1 = absent), visiting joints in `order`.
 
     The pool starts from the first joint that has candidates; each later joint's candidates are matched
-    to the first `max_instances` instances by the distance between their tag and the instance's mean tag.
+    to the first `max_instances` instances by the distance between their tag and the instance's mean tag:
+    greedily (compiled) when `match` is None, else by `match`. With `settle_unique` the compiled walk
+    settles a joint without `match` when each candidate has at most one instance within the tag threshold
+    and vice versa, taking exactly those pairs (right for the gated Hungarian; not for any matcher).
     """
+    from aegroup.decode.kernels import join, walk  # numba: loaded on first decode
+
     num_joints, slots_per_joint, dim = candidates.tag.shape
-    # Every joint's valid candidates gathered once: the loop below runs numpy calls on arrays of a few
-    # dozen entries, where each call's fixed cost, not its size, is what counts.
     flat = np.flatnonzero(candidates.score > config.detection_threshold)
-    bounds = np.searchsorted(flat, np.arange(num_joints + 1) * slots_per_joint).tolist()
-    all_valid = flat % slots_per_joint
-    # Each tag with a trailing 1: one fancy-indexed add then updates an instance's tag sum and its count.
-    all_tags = np.ones((flat.size, dim + 1), np.float64)
-    all_tags[:, :dim] = candidates.tag.reshape(-1, dim)[flat]
-    all_scores = candidates.score.reshape(-1)[flat].astype(np.float64)
+    bounds = np.searchsorted(flat, np.arange(num_joints + 1) * slots_per_joint)
+    valid = flat % slots_per_joint
+    # Each tag with a trailing 1: adding it to an instance's total updates its tag sum and joint count.
+    tags = np.ones((flat.size, dim + 1), np.float64)
+    tags[:, :dim] = candidates.tag.reshape(-1, dim)[flat]
+    scores = candidates.score.reshape(-1)[flat].astype(np.float64)
     slots = np.full((flat.size, num_joints), -1, np.int64)
-    totals = np.zeros((flat.size, dim + 1), np.float64)  # per instance: tag sum, joint count
-    n = 0
-    for k in order:
-        lo, hi = bounds[k], bounds[k + 1]
-        if lo == hi:
-            continue
-        valid, tags = all_valid[lo:hi], all_tags[lo:hi]
-        if n > 0:
-            grouped = min(n, config.max_instances)
-            if config.ignore_too_much and grouped == config.max_instances:
-                continue
-            means = totals[:grouped, :dim] / totals[:grouped, dim:]
-            if dim == 1:
-                distance = np.abs(tags[:, :1] - means.T)
-            else:
-                diff = tags[:, None, :dim] - means
-                distance = np.sqrt(np.einsum("cnd,cnd->cn", diff, diff))
-            rows, cols = match(distance, all_scores[lo:hi], config)
-            slots[cols, k] = valid[rows]
-            totals[cols] += tags[rows]
-            if len(rows) == valid.size:
-                continue  # every candidate joined an instance
-            unmatched = np.ones(valid.size, bool)
-            unmatched[rows] = False
-            valid, tags = valid[unmatched], tags[unmatched]
-        end = n + valid.size
-        slots[n:end, k] = valid
-        totals[n:end] = tags
-        n = end
-    return slots[:n]
+    totals = np.zeros((flat.size, dim + 1), np.float64)
+    state = np.zeros(2, np.int64)  # instances so far, position in `order`
+    distance = np.empty((slots_per_joint, max(config.max_instances, 1)), np.float64)
+    matched = np.empty(slots_per_joint, np.int64)
+    steps = np.asarray(order, np.int64)
+    args = (
+        config.max_instances,
+        config.ignore_too_much,
+        config.tag_threshold,
+        match is None,
+        settle_unique,
+    )
+    while walk(steps, bounds, valid, tags, scores, slots, totals, state, distance, matched, *args):
+        k = int(steps[state[1]])
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        grouped = min(int(state[0]), config.max_instances)
+        assert match is not None  # the compiled walk settles every joint itself when matching greedily
+        rows, cols = match(distance[: hi - lo, :grouped], scores[lo:hi], config)
+        matched[:] = -1
+        matched[rows] = cols
+        join(k, lo, hi, matched, valid, tags, slots, totals, state)
+        state[1] += 1
+    return slots[: state[0]]
