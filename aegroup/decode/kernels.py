@@ -30,7 +30,9 @@ def nms_peaks(heat: np.ndarray, radius: int, threshold: np.float32) -> tuple[np.
     for j in range(k):
         plane = heat[j]
         for y in range(h):
-            padded[y + 1, 1 : w + 1] = plane[y]
+            source, target = plane[y], padded[y + 1]
+            for x in range(w):  # a plain loop: numba's slice assignment costs ~70 ns a call
+                target[x + 1] = source[x]
         for y in range(1, h + 1):
             row, up, down = padded[y], padded[y - 1], padded[y + 1]
             # Pre-test: above the threshold and no higher 4-neighbour (all inside any window of radius >= 1).
@@ -81,13 +83,29 @@ def refine_pixels(heat: np.ndarray, tags: np.ndarray, joint: np.ndarray, means: 
     for i in range(joint.size):
         j = joint[i]
         if i == 0 or j != joint[i - 1]:
-            # One row per tag dimension: the scoring loops then read contiguous memory (SIMD).
-            for d in range(dim):
-                row = columns[d]
-                for q in range(p):
-                    row[q] = tags[j, q, d]
+            _split_dimensions(tags[j], columns)
         out[i] = _best_pixel(heat[j], columns, means[i], scores)
     return out
+
+
+@_jit
+def _split_dimensions(pixels: np.ndarray, columns: np.ndarray) -> None:
+    """Copy (P, D) pixel tags into (D, P) rows, so the scoring loops read contiguous memory (SIMD)."""
+    p, dim = pixels.shape
+    # D = 2 (D = 1 with flip test) and D = 3 unrolled: a stride known when compiling copies 2.5x faster.
+    if dim == 2:
+        first, second = columns[0], columns[1]
+        for q in range(p):
+            first[q], second[q] = pixels[q, 0], pixels[q, 1]
+    elif dim == 3:
+        first, second, third = columns[0], columns[1], columns[2]
+        for q in range(p):
+            first[q], second[q], third[q] = pixels[q, 0], pixels[q, 1], pixels[q, 2]
+    else:
+        for d in range(dim):
+            row = columns[d]
+            for q in range(p):
+                row[q] = pixels[q, d]
 
 
 @_jit
@@ -179,7 +197,8 @@ def walk(
         n = state[0]
         grouped = min(n, max_instances)
         if count > 0 and not (n > 0 and ignore_too_much and grouped == max_instances):
-            matched[:count] = -1
+            for c in range(count):
+                matched[c] = -1
             if n > 0:
                 for c in range(count):
                     for i in range(grouped):
@@ -212,9 +231,10 @@ def join(
         if target < 0:
             target = n
             n += 1
-            totals[target] = 0.0
         slots[target, k] = valid[lo + c]
-        totals[target] += tags[lo + c]
+        total, tag = totals[target], tags[lo + c]
+        for d in range(tag.size):  # a new instance's total is still zero
+            total[d] += tag[d]
     state[0] = n
 
 
