@@ -7,6 +7,7 @@ time, throughput), plus the command that opens the predictions in the labelling 
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import time
@@ -50,7 +51,11 @@ class DemoSettings(BaseModel):
     batch_size: int = Field(default=16, ge=1, description="Images per step.")
     lr: float = Field(default=2e-3, gt=0, description="Peak Adam learning rate (cosine decay).")
     tag_weight: float = Field(default=1e-2, gt=0, description="Weight of the push and pull tag losses.")
-    workers: int = Field(default=1, ge=0, description="Data-loading worker processes.")
+    workers: int = Field(
+        default_factory=lambda: min(4, max(1, (os.cpu_count() or 2) - 1)),
+        ge=0,
+        description="Data-loading worker processes (default: one per core but one, from 1 to 4).",
+    )
     device: str = Field(default="auto", description="'auto' (CUDA when present), 'cpu' or 'cuda:N'.")
     seed: int = Field(default=0, description="Seeds the synthetic data and the training.")
 

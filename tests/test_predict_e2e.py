@@ -168,7 +168,7 @@ def test_example_skeleton_and_config_are_valid(cli) -> None:
 def test_demo_leaves_everything_in_one_folder(tmp_path: Path, cli) -> None:
     out = tmp_path / "demo"
     args = ("--out", out, "--steps", "2", "--train-images", "8", "--val-images", "2", "--device", "cpu")
-    result = cli("demo", *args)
+    result = cli("demo", *args, "--workers", "0")
     assert result.code == 0, result.err
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["groupers"]) == {"hungarian", "greedy"}
@@ -183,7 +183,8 @@ def test_demo_leaves_everything_in_one_folder(tmp_path: Path, cli) -> None:
     # The saved config reruns as it is.
     from aegroup.train import load_train_config
 
-    assert load_train_config(out / "train.yaml").max_steps == 2
+    saved = load_train_config(out / "train.yaml")
+    assert saved.max_steps == 2 and saved.workers == 0
 
 
 def test_demo_replaces_its_own_output_but_nothing_else(tmp_path: Path) -> None:

@@ -25,6 +25,12 @@ def demo(
         DEFAULTS.val_images, "--val-images", min=1, help="Synthetic validation images."
     ),
     device: str = typer.Option("auto", "--device", help="'auto' (CUDA when present), 'cpu' or 'cuda:N'."),
+    workers: int = typer.Option(
+        DEFAULTS.workers,
+        "--workers",
+        min=0,
+        help="Data-loading worker processes (default: cores - 1, 1 to 4).",
+    ),
     seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Seeds the synthetic data and the training."),
 ) -> None:
     """Run the end-to-end demo on synthetic data (no downloads): train, predict with both groupers, score."""
@@ -41,6 +47,7 @@ def demo(
         train_images=train_images,
         val_images=val_images,
         device=device,
+        workers=workers,
         seed=seed,
     )
     metrics = run_demo(settings, echo=console.print)
