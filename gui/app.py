@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from aegroup.decode import warm_up
 from aegroup_gui import files
 from aegroup_gui.controllers import actions
 from aegroup_gui.controllers.editing import EditController
@@ -428,6 +430,9 @@ def launch(session: Session, screenshot_path: Path | None = None, autosave_secon
         return 0
     window.resize(1500, 950)
     window.show()
+    # Re-grouping uses compiled kernels that take ~1 s to load (~10 s to compile after an install): get
+    # them ready in the background, so the first re-group does not freeze the window.
+    threading.Thread(target=warm_up, args=(session.doc.schema,), name="decode-warm-up", daemon=True).start()
     window.offer_recovery(ask_dialog(window))
     return app.exec()
 

@@ -141,3 +141,24 @@ def test_refinement_search_equals_a_plain_argmax_with_ties(
             square += (tags[j, :, d] - means[i, d]) ** 2
         dist = np.abs(tags[j, :, 0] - means[i, 0]) if dim == 1 else np.sqrt(square)
         assert got[i] == np.argmax(heat[j] - np.rint(dist))
+
+
+def test_warm_up_compiles_every_kernel_a_decode_uses() -> None:
+    """After `warm_up`, decoding a real scene (both groupers, refinement, flip-test tags) compiles nothing."""
+    from aegroup.decode import group, group_candidates, kernels, warm_up
+    from aegroup.schema import load_schema
+
+    schema = load_schema("coco17")
+    warm_up(schema)
+    dispatchers = [getattr(kernels, name) for name in dir(kernels)]
+    dispatchers = [d for d in dispatchers if hasattr(d, "signatures")]
+    before = {d.__name__: list(d.signatures) for d in dispatchers}
+    rng = np.random.default_rng(3)
+    heat = rng.uniform(0, 1, (17, 32, 32)).astype(np.float32)
+    for dim in (1, 2):
+        tags = rng.normal(0, 2, (17, 32, 32, dim)).astype(np.float32)
+        for method in ("hungarian", "greedy"):
+            assert group(heat, tags, schema, method)
+            group_candidates(candidates.extract_candidates(heat, tags, DecodeConfig()), schema, method)
+    assert {d.__name__: list(d.signatures) for d in dispatchers} == before
+    assert all(before[name] for name in ("nms_peaks", "refine_pixels", "walk", "join"))

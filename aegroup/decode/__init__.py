@@ -7,6 +7,7 @@ from aegroup.decode.api import (
     group_candidates,
     resolve_config,
     to_image,
+    warm_up,
 )
 from aegroup.decode.candidates import extract_candidates
 from aegroup.decode.config import DecodeConfig
@@ -28,4 +29,5 @@ __all__ = [
     "group_candidates",
     "resolve_config",
     "to_image",
+    "warm_up",
 ]
