@@ -1,8 +1,8 @@
-"""Compiled inner loops of decoding (numba): max-pool NMS peaks and the refinement's per-pixel search.
+"""Compiled inner loops of decoding (numba): NMS peaks, the grouping walk, the refinement's pixel search.
 
 Imported on first use (numba takes ~0.4 s to load); compiled code is cached beside this file, or in
-numba's user cache where that is read-only. Both kernels reproduce the float32 numpy expressions they
-replace bit for bit: the tests hold them to plain numpy and loop references.
+numba's user cache where that is read-only. Each kernel computes exactly what the plain numpy or loop
+version would, ties and float32 rounding included: the tests hold them to such references.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ beat the best so far (one vectorised comparison) costs no scan."""
 
 @_jit
 def nms_peaks(heat: np.ndarray, radius: int, threshold: np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices into (K, H, W), ascending, and values of pixels above `threshold` that no pixel of
-    their (2 radius + 1)^2 window (clipped at the border) exceeds: `heat == max_pool(heat)`, plateaus kept."""
+    """Flat indices into (K, H, W), ascending, and values of the max-pool NMS peaks above `threshold`.
+
+    A peak is a pixel that no pixel of its (2 radius + 1)^2 window (clipped at the border) exceeds, as in
+    `heat == max_pool(heat)`: every pixel of a plateau counts.
+    """
     k, h, w = heat.shape
     flat = np.empty(k * h * w, np.int64)
     found = 0
