@@ -232,7 +232,7 @@ run_step() {  # run_step NAME LIMIT_S TITLE
 }
 
 summary() {
-    echo "aegroup GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "aegroup GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), tree $(git describe --always --dirty 2>/dev/null || echo "?")"
     echo "device: $(nvidia-smi -L 2>/dev/null | head -1 || true)$(has_cuda || echo ' (no CUDA)')"
     [[ $QUICK == 1 ]] && echo "QUICK=1: reduced sizes, NOT the real GPU figures"
     echo
