@@ -162,3 +162,22 @@ def test_warm_up_compiles_every_kernel_a_decode_uses() -> None:
             group_candidates(candidates.extract_candidates(heat, tags, DecodeConfig()), schema, method)
     assert {d.__name__: list(d.signatures) for d in dispatchers} == before
     assert all(before[name] for name in ("nms_peaks", "refine_pixels", "walk", "join"))
+
+
+def test_kernels_work_where_no_cache_folder_is_writable(monkeypatch) -> None:
+    """When numba finds no folder to cache compiled code in, the kernels compile in memory instead."""
+    import importlib.util
+
+    import numba.core.caching
+
+    from aegroup.decode import kernels
+
+    monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
+    spec = importlib.util.spec_from_file_location("kernels_without_cache", kernels.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    heat = np.zeros((1, 5, 5), np.float32)
+    heat[0, 2, 3] = 1.0
+    flat, values = module.nms_peaks(heat, 1, np.float32(0.5))
+    assert flat.tolist() == [13] and values.tolist() == [1.0]
+    assert module.nms_peaks._cache.__class__.__name__ == "NullCache"

@@ -7,10 +7,20 @@ version would, ties and float32 rounding included: the tests hold them to such r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numba
 import numpy as np
 
-_jit = numba.njit(cache=True, nogil=True)
+
+def _jit(function: Callable[..., Any]) -> Any:
+    """`numba.njit` with the machine code cached on disk, or kept in memory where no folder is writable."""
+    try:
+        return numba.njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # numba found no writable cache folder (read-only install, no home folder)
+        return numba.njit(nogil=True)(function)
+
 
 _CHUNK = 256
 """Pixels the refinement scores per pass: the pass stays in the L1 cache, and a pass whose scores cannot
