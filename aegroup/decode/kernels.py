@@ -40,6 +40,7 @@ def nms_peaks(heat: np.ndarray, radius: int, threshold: np.float32) -> tuple[np.
     # A -inf border: the 4-neighbour pre-test below then needs no clamping, and its constant offsets let
     # numba drop negative-index checks and vectorise it.
     padded = np.full((h + 2, w + 2), -np.inf, np.float32)
+    local = np.zeros(w + 2, np.bool_)
     for j in range(k):
         plane = heat[j]
         for y in range(h):
@@ -48,22 +49,20 @@ def nms_peaks(heat: np.ndarray, radius: int, threshold: np.float32) -> tuple[np.
                 target[x + 1] = source[x]
         for y in range(1, h + 1):
             row, up, down = padded[y], padded[y - 1], padded[y + 1]
-            # Pre-test: above the threshold and no higher 4-neighbour (all inside any window of radius >= 1).
-            # Almost every row fails it in one vectorised pass.
+            # Pre-test, kept per pixel: above the threshold and no higher 4-neighbour (all inside any window
+            # of radius >= 1; with radius 0 every pixel above the threshold is a peak). Almost every row
+            # fails it in one vectorised pass; the rest get the full window test.
             hits = 0
             for x in range(1, w + 1):
                 v = row[x]
-                hits += (
-                    (v > threshold) & (up[x] <= v) & (down[x] <= v) & (row[x - 1] <= v) & (row[x + 1] <= v)
+                local[x] = (v > threshold) & (
+                    (radius == 0) | ((up[x] <= v) & (down[x] <= v) & (row[x - 1] <= v) & (row[x + 1] <= v))
                 )
-            if hits == 0 and radius > 0:
+                hits += local[x]
+            if hits == 0:
                 continue
             for x in range(1, w + 1):
-                v = row[x]
-                local = (
-                    (v > threshold) & (up[x] <= v) & (down[x] <= v) & (row[x - 1] <= v) & (row[x + 1] <= v)
-                )
-                if (local or (radius == 0 and v > threshold)) and _is_window_max(plane, y - 1, x - 1, radius):
+                if local[x] and _is_window_max(plane, y - 1, x - 1, radius):
                     flat[found] = (j * h + y - 1) * w + x - 1
                     found += 1
     flat = flat[:found].copy()
