@@ -202,6 +202,7 @@ def walk(
     `state[0]` instances.
     """
     dim = tags.shape[1] - 1
+    means = np.empty((distance.shape[1], dim), np.float64)
     while state[1] < order.size:
         k = order[state[1]]
         lo, hi = bounds[k], bounds[k + 1]
@@ -212,9 +213,12 @@ def walk(
             for c in range(count):
                 matched[c] = -1
             if n > 0:
+                for i in range(grouped):
+                    for d in range(dim):
+                        means[i, d] = totals[i, d] / totals[i, dim]
                 for c in range(count):
                     for i in range(grouped):
-                        distance[c, i] = _tag_distance(tags[lo + c], totals[i], dim)
+                        distance[c, i] = _tag_distance(tags[lo + c], means[i], dim)
                 if greedy:
                     _greedy_pairs(distance, count, grouped, scores[lo:hi], tag_threshold, matched)
                 elif not (settle_unique and unique_pairs(distance, count, grouped, tag_threshold, matched)):
@@ -251,13 +255,13 @@ def join(
 
 
 @_jit
-def _tag_distance(tag: np.ndarray, total: np.ndarray, dim: int) -> float:
-    """Euclidean distance from `tag` to the mean tag `total[:dim] / total[dim]` (float64)."""
+def _tag_distance(tag: np.ndarray, mean: np.ndarray, dim: int) -> float:
+    """Euclidean distance (float64) between the first `dim` entries of `tag` and `mean`."""
     if dim == 1:
-        return abs(tag[0] - total[0] / total[1])
+        return abs(tag[0] - mean[0])
     square = 0.0
     for d in range(dim):
-        diff = tag[d] - total[d] / total[dim]
+        diff = tag[d] - mean[d]
         square += diff * diff
     return np.sqrt(square)
 
