@@ -1,0 +1,138 @@
+"""Video frames by index (PyAV, extra `formats`): frame-accurate random access and fast sequential reads.
+
+The frame table (each frame's presentation timestamp) is read once by demuxing the packets, which needs
+no decoding; frame i is the i-th frame in presentation order. A reader opens its file lazily in the
+process that first reads, so it can be handed to DataLoader worker processes (it pickles as its path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aegroup.errors import AegroupError
+from aegroup.optional import require
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
+"""File suffixes treated as videos by the CLI."""
+
+
+def is_video(path: str | Path) -> bool:
+    """Whether a path names a video file by its suffix."""
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+class VideoReader:
+    """Frames of one video as (H, W, 3) uint8 RGB arrays; `frames`, `width`, `height`, `fps` known on open."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise AegroupError(f"{self.path}: video file not found")
+        av = require("av", "reading videos")
+        container, stream = self._open()
+        try:
+            pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+        except av.FFmpegError as err:
+            raise AegroupError(f"{self.path}: cannot decode video ({err})") from None
+        finally:
+            container.close()
+        if not pts:
+            raise AegroupError(f"{self.path}: video has no frames")
+        self._pts = np.asarray(pts, dtype=np.int64)
+        self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
+        rate = stream.average_rate or stream.guessed_rate
+        self.fps = float(rate) if rate else 0.0
+        self._container: Any = None
+        self._frames: Iterator[Any] | None = None
+        self._next = -1
+
+    @property
+    def frames(self) -> int:
+        """Number of frames."""
+        return int(self._pts.size)
+
+    def _open(self) -> tuple[Any, Any]:
+        av = require("av", "reading videos")
+        try:
+            container = av.open(str(self.path))
+        except (av.FFmpegError, OSError, ValueError) as err:
+            raise AegroupError(f"{self.path}: cannot open video ({err})") from None
+        if not container.streams.video:
+            container.close()
+            raise AegroupError(f"{self.path}: file has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return container, stream
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame `index` (0-based) as (H, W, 3) uint8 RGB; past the end is a one-line `AegroupError`."""
+        if not 0 <= index < self.frames:
+            raise AegroupError(f"{self.path}: frame {index} is outside 0..{self.frames - 1}")
+        av = require("av", "reading videos")
+        target = int(self._pts[index])
+        try:
+            if self._container is None:
+                self._container = self._open()[0]
+            if index != self._next or self._frames is None:
+                # Seek to the keyframe at or before the target, then decode forward to it.
+                stream = self._container.streams.video[0]
+                self._container.seek(target, stream=stream, backward=True, any_frame=False)
+                self._frames = self._container.decode(stream)
+            for frame in self._frames:
+                if frame.pts is None or frame.pts < target:
+                    continue
+                self._next = index + 1
+                return frame.to_ndarray(format="rgb24")
+        except av.FFmpegError as err:
+            self.close()
+            raise AegroupError(f"{self.path}: cannot decode frame {index} ({err})") from None
+        self.close()
+        raise AegroupError(f"{self.path}: frame {index} could not be decoded (file truncated?)")
+
+    def close(self) -> None:
+        """Release the decoder (the next `read` reopens the file)."""
+        if self._container is not None:
+            self._container.close()
+        self._container, self._frames, self._next = None, None, -1
+
+    def __getstate__(self) -> dict[str, Any]:
+        # An open decoder cannot cross a process boundary; the copy reopens the file when it first reads.
+        state = self.__dict__.copy()
+        state.update(_container=None, _frames=None, _next=-1)
+        return state
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def parse_frame_range(text: str, frames: int, source: str = "--frames") -> range:
+    """Frame indices of 'START:STOP[:STEP]' (slice rules, parts may be empty), checked against `frames`."""
+    parts = text.split(":")
+    if not 1 <= len(parts) <= 3:
+        raise AegroupError(f"{source}: expected START:STOP[:STEP], got '{text}'")
+    try:
+        values = [int(p) if p.strip() else None for p in parts]
+    except ValueError:
+        raise AegroupError(f"{source}: expected integers in START:STOP[:STEP], got '{text}'") from None
+    if len(values) == 1:
+        values = [values[0], None if values[0] is None else values[0] + 1]
+    start, stop, step = [*values, None][:3]
+    if step is not None and step <= 0:
+        raise AegroupError(f"{source}: STEP must be positive, got '{text}'")
+    if (start is not None and start < 0) or (stop is not None and stop < 0):
+        raise AegroupError(f"{source}: frame numbers must not be negative, got '{text}'")
+    if start is not None and start >= frames:
+        raise AegroupError(f"{source}: start frame {start} is past the end (the video has {frames} frames)")
+    if stop is not None and stop > frames:
+        raise AegroupError(f"{source}: stop frame {stop} is past the end (the video has {frames} frames)")
+    chosen = range(frames)[slice(start, stop, step)]
+    if not chosen:
+        raise AegroupError(f"{source}: '{text}' selects no frames")
+    return chosen
