@@ -20,6 +20,7 @@ from pycocotools.coco import COCO
 
 from aegroup.errors import AegroupError
 from aegroup.io.atomic import atomic_write_json
+from aegroup.io.poses import Frame, PoseSet
 from aegroup.schema import PoseSchema
 
 
@@ -368,3 +369,70 @@ def build_coco(
 def save_coco(path: str | Path, coco: dict[str, Any]) -> Path:
     """Write a COCO dict as JSON atomically."""
     return atomic_write_json(path, coco)
+
+
+def read_poses(path: Path, *, schema: PoseSchema | None, video: Path | None) -> PoseSet:
+    """A COCO keypoints file as a `PoseSet` (user instances; crowd regions and empty annotations dropped).
+
+    Without `schema` the skeleton is the file's first keypoint category. `image_dir` is the file's folder.
+    Annotation `score` (a results-style file) becomes the instance score; `track_id` the track.
+    """
+    del video  # COCO files reference images, never a video
+    if schema is None:
+        schema = PoseSchema.from_coco_category(first_keypoint_category(read_json(path), path))
+    data = load_coco(path, schema)
+    k = schema.num_joints
+    track_names: dict[int, int] = {}
+    frames = []
+    for image_id in data.image_ids:
+        info = data.image_info(image_id)
+        anns = [
+            a
+            for a in data.annotations(image_id)
+            if not a.get("iscrowd", 0) and any(v > 0 for v in (a.get("keypoints") or [])[2::3])
+        ]
+        tracks = [
+            track_names.setdefault(int(a["track_id"]), len(track_names)) if "track_id" in a else -1
+            for a in anns
+        ]
+        frames.append(
+            Frame.build(
+                image_id,
+                info["width"],
+                info["height"],
+                annotation_keypoints(anns, k).reshape(-1, k, 3),
+                instance_score=[float(a.get("score", np.nan)) for a in anns],
+                track=tracks,
+                user=True,
+                file_name=info["file_name"],
+            )
+        )
+    tracks = [str(t) for t in track_names]
+    return PoseSet(schema, frames, tracks=tracks, image_dir=path.parent)
+
+
+def first_keypoint_category(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The first category of a COCO dict that lists keypoints."""
+    cats = [c for c in data["categories"] if isinstance(c, dict) and c.get("keypoints")]
+    if not cats:
+        raise AegroupError(f"{path}: field 'categories': no category lists 'keypoints'")
+    return cats[0]
+
+
+def write_poses(poses: PoseSet, path: Path, *, frames_dir: Path | None) -> Path:
+    """Write a `PoseSet` of image frames as COCO keypoints (absent joints 0, 0, 0; tracks as `track_id`)."""
+    del frames_dir
+    video_frames = [f.id for f in poses.frames if f.file_name is None]
+    if video_frames:
+        raise AegroupError(
+            f"{path}: frame {video_frames[0]} is a video frame without an image file; give --frames-dir"
+        )
+    images = [{"id": f.id, "file_name": f.file_name, "width": f.width, "height": f.height} for f in poses]
+    keypoints = {f.id: np.nan_to_num(f.keypoints, nan=0.0) for f in poses}
+    coco = build_coco(poses.schema, images, keypoints)
+    track_of = iter(int(t) for f in poses for t in f.track)
+    for ann in coco["annotations"]:
+        track = next(track_of)
+        if track >= 0:
+            ann["track_id"] = track
+    return save_coco(path, coco)
