@@ -193,7 +193,7 @@ def predict_and_evaluate(checkpoint: Path, gt: Path, out: Path, method: str) -> 
     """Predict the val split with one grouper, write results-<method>.json, return its AP and speed."""
     from aegroup.eval import evaluate
     from aegroup.predict import Predictor
-    from aegroup.predict_files import image_list, run_prediction
+    from aegroup.predict.files import image_list, run_prediction
 
     predictor = Predictor.from_checkpoint(checkpoint, method=method)
     entries = image_list(predictor.schema, None, gt, gt.parent / "images")

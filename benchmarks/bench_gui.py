@@ -31,11 +31,11 @@ from PIL import Image
 from aegroup.io.project import INSTANCE_STATUSES, JOINT_ORIGINS
 from aegroup.schema import load_schema
 from aegroup_gui.app import MainWindow, application
-from aegroup_gui.controllers import actions
-from aegroup_gui.controllers.session import open_session
-from aegroup_gui.convert import project_from_document
 from aegroup_gui.demo import noisy_results, random_coco
-from aegroup_gui.files import open_project, open_results, save_document
+from aegroup_gui.model import actions
+from aegroup_gui.model.convert import project_from_document
+from aegroup_gui.model.files import open_project, open_results, save_document
+from aegroup_gui.model.session import open_session
 
 
 def make_project(folder: Path, n_images: int, n_instances: int) -> Path:

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 from aegroup.errors import AegroupError
-from aegroup.export import export_file
+from aegroup.io.export import export_file
 from aegroup.predict import Predictor
-from aegroup.predict_files import image_list, run_prediction
+from aegroup.predict.files import image_list, run_prediction
 from aegroup.train import load_train_config, train
 
 

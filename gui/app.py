@@ -12,11 +12,10 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup.decode import warm_up
-from aegroup_gui import files
-from aegroup_gui.controllers import actions
 from aegroup_gui.controllers.editing import EditController
-from aegroup_gui.controllers.session import Session
-from aegroup_gui.document import Change, Document
+from aegroup_gui.model import actions, files
+from aegroup_gui.model.document import Change, Document
+from aegroup_gui.model.session import Session
 from aegroup_gui.shortcuts import SHORTCUTS
 from aegroup_gui.views.canvas import CanvasView
 from aegroup_gui.views.help import HelpDialog

@@ -83,21 +83,6 @@ def synth_set(tmp_path_factory: pytest.TempPathFactory):
     return ann, out / "images", schema
 
 
-@pytest.fixture(scope="session")
-def loop_decoder():
-    """benchmarks/bench_decode.py as a module: its straightforward loop decoder is the reference decoder."""
-    import importlib.util
-    import sys
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_decode.py"
-    spec = importlib.util.spec_from_file_location("bench_decode", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_decode", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """One intra-op torch thread: tiny models gain little from more, and spin-waiting OpenMP threads are a

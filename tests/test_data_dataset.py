@@ -14,8 +14,8 @@ from scipy import ndimage
 from torch.utils.data import DataLoader
 
 from aegroup.data import AugmentConfig, CocoPoseDataset, collate
-from aegroup.data.transforms import apply_affine, compose, heatmap_to_input, input_to_heatmap
 from aegroup.errors import AegroupError
+from aegroup.geometry import apply_affine, compose, heatmap_to_input, input_to_heatmap
 from aegroup.io.coco import load_coco
 from aegroup.schema import load_schema
 

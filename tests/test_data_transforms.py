@@ -7,19 +7,14 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from aegroup.data.transforms import (
-    MEAN,
-    STD,
-    AugmentConfig,
+from aegroup.data.transforms import MEAN, STD, AugmentConfig, preprocess, random_affine, warp
+from aegroup.geometry import (
     apply_affine,
     compose,
     fit_affine,
     heatmap_to_input,
     input_to_heatmap,
     invert_affine,
-    preprocess,
-    random_affine,
-    warp,
 )
 
 

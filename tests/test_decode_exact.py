@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_decode import loop_group
 from scipy.ndimage import maximum_filter
 
 from aegroup.decode import Candidates, DecodeConfig, candidates, get_grouper
@@ -57,7 +58,7 @@ def quantised_candidates(draw: st.DrawFn) -> tuple[Candidates, list[int], Decode
 
 @SETTINGS
 @given(case=quantised_candidates(), method=st.sampled_from(["hungarian", "greedy"]))
-def test_grouping_walk_equals_the_loop_decoder(case, method: str, loop_decoder) -> None:
+def test_grouping_walk_equals_the_loop_decoder(case, method: str) -> None:
     """Same instances, same joints, same creation order as the one-candidate-at-a-time loop."""
     cands, order, config = case
     slots = get_grouper(method)(cands, order, config)
@@ -69,7 +70,7 @@ def test_grouping_walk_equals_the_loop_decoder(case, method: str, loop_decoder) 
         ]
         for k in range(cands.num_joints)
     ]
-    people = loop_decoder.loop_group(loop_input, order, config, method)
+    people = loop_group(loop_input, order, config, method)
     assert len(slots) == len(people)
     for row, person in zip(slots, people, strict=True):
         assert {k for k in range(cands.num_joints) if row[k] >= 0} == set(person)

@@ -18,10 +18,10 @@ pytest.importorskip("PySide6")
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup_gui.app import MainWindow, application
-from aegroup_gui.controllers.session import open_session
 from aegroup_gui.demo import noisy_results
-from aegroup_gui.document import Key
-from aegroup_gui.uncertainty import image_uncertainty
+from aegroup_gui.model.document import Key
+from aegroup_gui.model.session import open_session
+from aegroup_gui.model.uncertainty import image_uncertainty
 from aegroup_gui.views.tagview import project_tags
 
 pytestmark = [pytest.mark.gui, pytest.mark.timeout(120)]
@@ -276,7 +276,7 @@ def test_screenshot_command_without_torch(results_file, tmp_path: Path) -> None:
         " '--project', sys.argv[3], '--screenshot', sys.argv[4]]\n"
         "from aegroup_gui.app import main\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "from aegroup_gui.controllers import actions\n"
+        "from aegroup_gui.model import actions\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "print('torch-free')\n"
     )

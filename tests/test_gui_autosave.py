@@ -7,10 +7,10 @@ from pathlib import Path
 
 from aegroup.io.project import autosave_path
 from aegroup.schema import load_schema
-from aegroup_gui import files
 from aegroup_gui.demo import noisy_results, random_coco
-from aegroup_gui.document import Document
-from aegroup_gui.files import open_results, recover_autosave, write_autosave
+from aegroup_gui.model import files
+from aegroup_gui.model.document import Document
+from aegroup_gui.model.files import open_results, recover_autosave, write_autosave
 
 
 def edited_document(tmp_path: Path) -> Document:

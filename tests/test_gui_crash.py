@@ -15,7 +15,7 @@ import pytest
 from aegroup.io.project import autosave_path
 from aegroup.schema import load_schema
 from aegroup_gui.demo import noisy_results, random_coco
-from aegroup_gui.files import open_project, open_results, recover_autosave, save_document
+from aegroup_gui.model.files import open_project, open_results, recover_autosave, save_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.gui, pytest.mark.skipif(os.name != "posix", reason="SIGKILL")]
 
@@ -26,9 +26,9 @@ import sys
 from pathlib import Path
 from aegroup.io.project import save_project
 from aegroup_gui.app import MainWindow, application
-from aegroup_gui.controllers import actions
-from aegroup_gui.controllers.session import open_session
-from aegroup_gui.convert import project_from_document
+from aegroup_gui.model import actions
+from aegroup_gui.model.session import open_session
+from aegroup_gui.model.convert import project_from_document
 
 project, mode, refs = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 application()

@@ -11,13 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aegroup.schema import load_schema
-from aegroup_gui import edits
-from aegroup_gui.commands import CommandGroup, EditAnnotations
-from aegroup_gui.controllers import actions
 from aegroup_gui.demo import noisy_results, random_coco
-from aegroup_gui.document import ABSENT, ADDED, INST_ADDED, INST_CORRECTED, OCCLUDED, VISIBLE, Document
-from aegroup_gui.files import open_results
-from aegroup_gui.uncertainty import image_uncertainty, keypoint_doubt
+from aegroup_gui.model import actions, edits
+from aegroup_gui.model.commands import CommandGroup, EditAnnotations
+from aegroup_gui.model.document import ABSENT, ADDED, INST_ADDED, INST_CORRECTED, OCCLUDED, VISIBLE, Document
+from aegroup_gui.model.files import open_results
+from aegroup_gui.model.uncertainty import image_uncertainty, keypoint_doubt
 
 
 def make_document(tmp_path: Path, n_images: int = 3, n_instances: int = 4, tag_dim: int = 1) -> Document:
@@ -263,7 +262,7 @@ def test_uncertainty_flags_a_swapped_joint() -> None:
     schema = load_schema("coco17")
     coco = random_coco(schema, 1, 3, seed=3)
     clean = noisy_results(coco, schema, swap_prob=0.0, refine_prob=0.0, seed=4)
-    from aegroup_gui.convert import annotations_from_results
+    from aegroup_gui.model.convert import annotations_from_results
 
     ann = annotations_from_results(clean["annotations"], schema, 1, None, 640)
     calm = image_uncertainty(ann)

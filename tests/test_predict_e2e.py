@@ -71,7 +71,7 @@ def val_ap(checkpoint: Path, root: Path, out: Path) -> float:
     """AP on the kite val split of a checkpoint, through `aegroup predict` and `aegroup evaluate`'s code."""
     from aegroup.eval import evaluate
     from aegroup.predict import Predictor
-    from aegroup.predict_files import image_list, run_prediction
+    from aegroup.predict.files import image_list, run_prediction
 
     gt = root / "val" / "annotations.json"
     predictor = Predictor.from_checkpoint(checkpoint, device="cpu")

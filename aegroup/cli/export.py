@@ -24,7 +24,7 @@ def export(
     ),
 ) -> None:
     """Convert predictions (or a corrected project) into a COCO keypoints file for training."""
-    from aegroup.export import export_file
+    from aegroup.io.export import export_file
 
     counts = export_file(source, out, min_score, min_keypoint_score)
     typer.echo(f"wrote {out}: {counts['images']} images, {counts['instances']} instances")

@@ -29,7 +29,7 @@ def label(
     """Review and correct groupings; Ctrl+S saves the project, Ctrl+E exports COCO training data."""
     try:
         from aegroup_gui.app import launch
-        from aegroup_gui.controllers.session import open_session
+        from aegroup_gui.model.session import open_session
     except ImportError as err:
         raise AegroupError(
             f"the labelling companion needs the GUI extra: pip install 'aegroup[gui]' ({err})"

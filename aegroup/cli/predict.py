@@ -78,7 +78,7 @@ def predict(
 ) -> None:
     """Predict poses in images and write the results file that `evaluate`, `export` and `label` read."""
     from aegroup.predict import Predictor
-    from aegroup.predict_files import image_list, run_prediction
+    from aegroup.predict.files import image_list, run_prediction
 
     scale_values = parse_scales(scales)
     predictor = Predictor.from_checkpoint(

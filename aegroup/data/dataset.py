@@ -13,19 +13,9 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from aegroup.data.targets import joint_indices, render_heatmaps
-from aegroup.data.transforms import (
-    PAD_COLOR,
-    AugmentConfig,
-    apply_affine,
-    compose,
-    fit_affine,
-    input_to_heatmap,
-    invert_affine,
-    normalize,
-    random_affine,
-    warp,
-)
+from aegroup.data.transforms import PAD_COLOR, AugmentConfig, normalize, random_affine, warp
 from aegroup.errors import AegroupError
+from aegroup.geometry import apply_affine, compose, fit_affine, input_to_heatmap, invert_affine
 from aegroup.io.coco import CocoKeypoints, bad_images, image_path, load_coco, read_rgb
 from aegroup.schema import PoseSchema, load_schema
 

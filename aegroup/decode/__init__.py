@@ -7,6 +7,7 @@ from aegroup.decode.api import (
     group_candidates,
     resolve_config,
     to_image,
+    to_image_candidates,
     warm_up,
 )
 from aegroup.decode.candidates import extract_candidates
@@ -29,5 +30,6 @@ __all__ = [
     "group_candidates",
     "resolve_config",
     "to_image",
+    "to_image_candidates",
     "warm_up",
 ]

@@ -13,6 +13,7 @@ from aegroup.decode.groupers import GROUPERS, Grouper, get_grouper
 from aegroup.decode.refine import refine
 from aegroup.decode.types import Candidates, Instance
 from aegroup.errors import AegroupError, validation_message
+from aegroup.geometry import compose, heatmap_to_input
 from aegroup.schema import PoseSchema
 
 
@@ -174,18 +175,14 @@ def _assemble(
     return [Instance(keypoints=keypoints[i], tags=tags[i], score=float(scores[i])) for i in order]
 
 
-def to_image(instances: list[Instance], inverse: Any, stride: float) -> list[Instance]:
+def to_image(instances: list[Instance], inverse: Any, stride: int) -> list[Instance]:
     """Instances mapped from heatmap pixels to image pixels; `inverse` is the (2, 3) input -> image affine.
 
     Heatmap pixel x covers input pixels around `stride * x + (stride - 1) / 2`
-    (`aegroup.data.transforms.heatmap_to_input`, the frame the training targets use). Absent joints stay
+    (`aegroup.geometry.heatmap_to_input`, the frame the training targets use). Absent joints stay
     at (0, 0) with score 0.
     """
-    from aegroup.data.transforms import compose, heatmap_to_input  # PIL-backed module: load on use
-
-    a = compose(
-        to_numpy(inverse, "inverse affine").reshape(2, 3).astype(np.float64), heatmap_to_input(stride)
-    )
+    a = _heatmap_to_image(inverse, stride)
     out = []
     for inst in instances:
         kp = inst.keypoints.astype(np.float64).copy()
@@ -193,3 +190,17 @@ def to_image(instances: list[Instance], inverse: Any, stride: float) -> list[Ins
         kp[kp[:, 2] <= 0, :2] = 0
         out.append(Instance(keypoints=kp.astype(np.float32), tags=inst.tags, score=inst.score))
     return out
+
+
+def to_image_candidates(candidates: Candidates, inverse: Any, stride: int) -> Candidates:
+    """Candidates mapped from heatmap to image pixels like `to_image` (padding stays at 0, 0)."""
+    a = _heatmap_to_image(inverse, stride)
+    xy = candidates.xy.astype(np.float64) @ a[:, :2].T + a[:, 2]
+    xy[candidates.score <= 0] = 0
+    return Candidates(xy=xy.astype(np.float32), score=candidates.score, tag=candidates.tag)
+
+
+def _heatmap_to_image(inverse: Any, stride: int) -> np.ndarray:
+    """(2, 3) heatmap -> image affine from the (2, 3) input -> image affine `inverse`."""
+    inverse = to_numpy(inverse, "inverse affine").reshape(2, 3).astype(np.float64)
+    return compose(inverse, heatmap_to_input(stride))

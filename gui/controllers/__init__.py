@@ -1,1 +1,1 @@
-"""Controllers: turn view intent into undoable commands, navigation and file actions."""
+"""Qt controllers: turn view intent into the model's undoable commands on a Qt undo stack."""

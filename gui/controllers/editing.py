@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from PySide6 import QtCore, QtGui
 
-from aegroup_gui.controllers import actions
-from aegroup_gui.document import Document, Key
-from aegroup_gui.qt_commands import QtCommand
+from aegroup_gui.controllers.qt_commands import QtCommand
+from aegroup_gui.model import actions
+from aegroup_gui.model.document import Document, Key
 
 _ADDITIVE = QtCore.Qt.KeyboardModifier.ShiftModifier | QtCore.Qt.KeyboardModifier.ControlModifier
 

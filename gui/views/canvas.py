@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from aegroup_gui.document import Annotations, Change, Document, Key
+from aegroup_gui.model.document import Annotations, Change, Document, Key
 from aegroup_gui.views.images import ImageCache, PhotoItem
 from aegroup_gui.views.instance_item import InstancesItem
 from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, pen

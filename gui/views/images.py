@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from aegroup_gui.document import ImageRecord
+from aegroup_gui.model.document import ImageRecord
 
 
 def decode(path: Path) -> QtGui.QImage | None:

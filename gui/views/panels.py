@@ -7,8 +7,8 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from aegroup_gui.document import INSTANCE_STATUSES, Change, Document
-from aegroup_gui.uncertainty import image_uncertainty
+from aegroup_gui.model.document import INSTANCE_STATUSES, Change, Document
+from aegroup_gui.model.uncertainty import image_uncertainty
 from aegroup_gui.views.style import instance_color
 
 _SELECTED = QtGui.QBrush(QtGui.QColor("#3d5a80"))

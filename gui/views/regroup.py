@@ -6,7 +6,7 @@ from PySide6 import QtCore, QtWidgets
 
 from aegroup.decode import DecodeConfig
 from aegroup.decode.groupers import available_groupers
-from aegroup_gui.document import Change, Document
+from aegroup_gui.model.document import Change, Document
 
 
 class RegroupBox(QtWidgets.QGroupBox):

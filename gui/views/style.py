@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui
 
-from aegroup_gui.document import ADDED, REFINED
+from aegroup_gui.model.document import ADDED, REFINED
 
 PALETTE = (
     "#1f77b4",

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from aegroup_gui.document import Annotations, Change, Document, Key
+from aegroup_gui.model.document import Annotations, Change, Document, Key
 from aegroup_gui.views.instance_item import marker_pixmap, padded_rect, screen_xy
 from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, instance_color, pen
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from aegroup.errors import AegroupError
 from aegroup.io.project import PROJECT_SUFFIX
-from aegroup_gui.document import Document
-from aegroup_gui.files import default_project_path, open_coco, open_project, open_results
+from aegroup_gui.model.document import Document
+from aegroup_gui.model.files import default_project_path, open_coco, open_project, open_results
 
 
 @dataclass

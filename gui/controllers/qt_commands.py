@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6 import QtGui
 
-from aegroup_gui.commands import Command, EditAnnotations
-from aegroup_gui.document import Document
+from aegroup_gui.model.commands import Command, EditAnnotations
+from aegroup_gui.model.document import Document
 
 MERGEABLE_ID = 1
 """QUndoCommand id shared by commands that may merge (Qt only calls mergeWith on equal ids)."""

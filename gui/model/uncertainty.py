@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aegroup_gui.document import Annotations
+from aegroup_gui.model.document import Annotations
 
 
 def instance_mean_tags(ann: Annotations) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from aegroup_gui.document import Annotations, Document
+from aegroup_gui.model.document import Annotations, Document
 
 
 class Command(Protocol):

@@ -10,7 +10,7 @@ import numpy as np
 
 from aegroup.io.project import PROJECT_VERSION, Project, ProjectCandidates, ProjectImage, ProjectInstances
 from aegroup.schema import PoseSchema
-from aegroup_gui.document import (
+from aegroup_gui.model.document import (
     PREDICTED,
     REFINED,
     Annotations,

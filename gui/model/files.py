@@ -19,7 +19,7 @@ from aegroup.io.project import (
 )
 from aegroup.io.results import load_results
 from aegroup.schema import PoseSchema, load_schema
-from aegroup_gui.convert import (
+from aegroup_gui.model.convert import (
     annotations_from_coco,
     annotations_from_results,
     candidate_arrays,
@@ -29,7 +29,7 @@ from aegroup_gui.convert import (
     image_to_project,
     project_from_document,
 )
-from aegroup_gui.document import Annotations, Document, ImageRecord
+from aegroup_gui.model.document import Annotations, Document, ImageRecord
 
 
 def open_results(path: Path, image_dir: Path, schema: str | PoseSchema | None = None) -> Document:

@@ -1,9 +1,10 @@
-"""`Predictor`: a trained checkpoint applied to images of any size; grouped instances in image pixels.
+"""`Predictor`: a trained network applied to images of any size; grouped instances in image pixels.
 
-Each image is resized (aspect ratio kept) and padded to the network input by `preprocess`, images are
-batched on the device, flip and multi-scale test-time augmentation merge the maps (`aegroup.decode.tta`),
-`decode_batch_with_candidates` groups the joints (one candidate extraction for instances and candidates),
-and the inverse affine maps heatmap pixels back to image pixels.
+Each image is resized (aspect ratio kept) and padded to the network input (`images.input_batch`), the
+`Network` (`torch_network.TorchNetwork` for a torch model) gives the last stack's maps, flip and
+multi-scale test-time augmentation merge them (`aegroup.decode.tta`), `decode_batch_with_candidates`
+groups the joints (one candidate extraction for instances and candidates), and `decode.to_image` maps
+heatmap pixels back to image pixels through the inverse affine.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aegroup.data.transforms import compose, fit_affine, heatmap_to_input, invert_affine, preprocess
 from aegroup.decode import (
     Candidates,
     DecodeConfig,
@@ -26,14 +26,17 @@ from aegroup.decode import (
     decode_batch_with_candidates,
     get_grouper,
     to_image,
+    to_image_candidates,
 )
 from aegroup.decode.tta import merge_flip, merge_scales
 from aegroup.errors import AegroupError
+from aegroup.geometry import fit_affine, invert_affine
 from aegroup.io.coco import read_rgb
+from aegroup.predict.images import Prepared, input_batch, read_image
+from aegroup.predict.network import Network
+from aegroup.predict.torch_network import TorchNetwork
 from aegroup.schema import PoseSchema
 from aegroup.train.checkpoint import load_model, pick_device
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass
@@ -46,21 +49,12 @@ class Prediction:
     height: int
 
 
-@dataclass
-class Prepared:
-    """An image read from disk, or the one-line reason it could not be read."""
-
-    path: Path
-    pixels: np.ndarray | None = None
-    error: str | None = None
-
-
 class Predictor:
     """Runs a trained model on images and groups its output into instances in image pixels."""
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        network: Network | torch.nn.Module,
         schema: PoseSchema,
         input_size: int,
         output_stride: int = 4,
@@ -74,9 +68,8 @@ class Predictor:
         if not scales or any(s <= 0 for s in scales):
             raise AegroupError(f"scales: expected positive numbers, got {list(scales)}")
         get_grouper(method)  # an unknown grouper name fails here, before any image is read
-        self.device = pick_device(device)
-        # Channels-last convolutions: the faster layout on CPU (oneDNN) and GPU alike.
-        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
+        # A torch model runs on `device`; any other `Network` (another backend) is used as it is.
+        self.network = TorchNetwork(network, device) if isinstance(network, torch.nn.Module) else network
         self.schema, self.input_size, self.stride = schema, input_size, output_stride
         self.size_multiple = size_multiple
         self.decode = decode or DecodeConfig()
@@ -120,7 +113,6 @@ class Predictor:
         pixels = read_rgb(Path(image)) if isinstance(image, (str, Path)) else np.asarray(image)
         return self.predict_batch([pixels])[0].instances
 
-    @torch.no_grad()
     def predict_batch(self, images: Sequence[np.ndarray], candidates: bool = False) -> list[Prediction]:
         """Predictions for a list of (H, W, 3) uint8 RGB images of any sizes, run as one batch."""
         if not images:
@@ -144,8 +136,7 @@ class Predictor:
         base = self.scale_size(1.0)
         heats, tags = [], []
         for scale in self.scales:
-            inputs = [preprocess(image, self.scale_size(scale))[0] for image in images]
-            heat, tag = self.run(torch.from_numpy(np.stack(inputs)).to(self.device))
+            heat, tag = self.run(input_batch(images, self.scale_size(scale)))
             heats.append(heat)
             tags.append(tag)
         size = (base // self.stride, base // self.stride)
@@ -157,16 +148,18 @@ class Predictor:
         affines = [fit_affine(image.shape[1], image.shape[0], base) for image in images]
         return heatmap, tag, affines
 
-    def run(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def run(self, batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The last stack's heatmaps and tags for a batch of network inputs (flip-merged with `flip`)."""
-        output = self.model(batch)
-        heat, tag = output.heatmaps[-1].float(), output.tags[-1].float()
+        heat, tag = self.forward(batch)
         if not self.flip:
             return heat, tag
-        flipped = self.model(torch.flip(batch, dims=[3]))
-        return merge_flip(
-            heat, tag, flipped.heatmaps[-1].float(), flipped.tags[-1].float(), self.schema.flip_index
-        )
+        flipped_heat, flipped_tag = self.forward(np.ascontiguousarray(batch[..., ::-1]))
+        return merge_flip(heat, tag, flipped_heat, flipped_tag, self.schema.flip_index)
+
+    def forward(self, batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's maps for one input batch, as float32 tensors (numpy maps are wrapped, not copied)."""
+        heat, tag = self.network(batch)
+        return torch.as_tensor(heat).float(), torch.as_tensor(tag).float()
 
     def predict_files(
         self, paths: Sequence[Path], batch_size: int = 8, candidates: bool = False, workers: int = 2
@@ -191,29 +184,3 @@ class Predictor:
                 results = iter(self.predict_batch([p.pixels for p in good], candidates))
                 for item in chunk:
                     yield item.path, next(results) if item.pixels is not None else str(item.error)
-
-
-def read_image(path: Path) -> Prepared:
-    """Read one image file as RGB, catching the one-line error of a missing or corrupt file."""
-    try:
-        return Prepared(path, pixels=read_rgb(path))
-    except AegroupError as err:
-        return Prepared(path, error=str(err))
-
-
-def to_image_candidates(candidates: Candidates, inverse: np.ndarray, stride: int) -> Candidates:
-    """Candidates mapped from heatmap to image pixels like `decode.to_image` (padding stays at 0, 0)."""
-    heat_to_image = compose(np.asarray(inverse, dtype=np.float64), heatmap_to_input(stride))
-    xy = candidates.xy.astype(np.float64) @ heat_to_image[:, :2].T + heat_to_image[:, 2]
-    xy[candidates.score <= 0] = 0
-    return Candidates(xy=xy.astype(np.float32), score=candidates.score, tag=candidates.tag)
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Image files directly inside `folder`, sorted by name."""
-    if not folder.is_dir():
-        raise AegroupError(f"{folder}: image folder not found")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise AegroupError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-    return files

@@ -1,11 +1,14 @@
-"""Prediction over many image files: which images (a folder or a COCO file), progress, the results file."""
+"""Prediction over many image files: which images (a folder or a COCO file), progress, the results file.
+
+Torch-free itself: the `Predictor` it drives is passed in.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -13,8 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from aegroup.errors import AegroupError
 from aegroup.io.coco import image_path, load_coco
 from aegroup.io.results import build_results, candidates_to_record, instances_to_annotations, save_results
-from aegroup.predict import Prediction, Predictor, image_files
+from aegroup.predict.images import image_files
 from aegroup.schema import PoseSchema
+
+if TYPE_CHECKING:
+    from aegroup.predict.predictor import Prediction, Predictor
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from aegroup.errors import AegroupError
 from aegroup.io.project import autosave_path, decode_array, encode_array, load_project
 from aegroup.schema import load_schema
 from aegroup.synth import synthesize
-from aegroup_gui.controllers import actions
 from aegroup_gui.demo import noisy_results, random_coco
-from aegroup_gui.document import Document, ImageRecord
-from aegroup_gui.files import (
+from aegroup_gui.model import actions
+from aegroup_gui.model.document import Document, ImageRecord
+from aegroup_gui.model.files import (
     autosave_is_newer,
     export_coco,
     open_coco,

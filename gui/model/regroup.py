@@ -5,8 +5,8 @@ from __future__ import annotations
 from aegroup.decode import DecodeConfig, group_candidates
 from aegroup.io.results import instances_to_annotations, record_to_candidates
 from aegroup.schema import PoseSchema
-from aegroup_gui.convert import annotations_from_results, candidate_record
-from aegroup_gui.document import Annotations, ImageRecord
+from aegroup_gui.model.convert import annotations_from_results, candidate_record
+from aegroup_gui.model.document import Annotations, ImageRecord
 
 
 def regroup_image(

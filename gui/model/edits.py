@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from aegroup.schema import PoseSchema
-from aegroup_gui.document import (
+from aegroup_gui.model.document import (
     ABSENT,
     ADDED,
     CORRECTED,

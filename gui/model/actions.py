@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aegroup_gui import edits
-from aegroup_gui.commands import Command, CommandGroup, edit, review
-from aegroup_gui.document import Document, Key
-from aegroup_gui.regroup import regroup_image
+from aegroup_gui.model import edits
+from aegroup_gui.model.commands import Command, CommandGroup, edit, review
+from aegroup_gui.model.document import Document, Key
+from aegroup_gui.model.regroup import regroup_image
 
 
 class Refused(Exception):
