@@ -28,7 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 from PIL import Image
 
-from aegroup.io.project import INSTANCE_STATUSES, JOINT_ORIGINS
+from aegroup.io.provenance import InstanceStatus, JointOrigin
 from aegroup.schema import load_schema
 from aegroup_gui.app import MainWindow, application
 from aegroup_gui.demo import noisy_results, random_coco
@@ -71,12 +71,12 @@ def save_v1(path: Path, v1_path: Path) -> Path:
         instances = [
             {
                 "id": int(a.ids[r]),
-                "status": INSTANCE_STATUSES[a.status[r]],
+                "status": InstanceStatus(a.status[r]).name.lower(),
                 "score": _nulls(a.instance_score[r : r + 1])[0],
                 "keypoints": a.keypoints[r].reshape(-1).tolist(),
                 "scores": _nulls(a.scores[r]),
                 "tags": [None if np.isnan(t).any() else t.tolist() for t in a.tags[r]],
-                "origin": [JOINT_ORIGINS[o] for o in a.origin[r].tolist()],
+                "origin": [JointOrigin(o).name.lower() for o in a.origin[r].tolist()],
             }
             for r in range(a.num_instances)
         ]

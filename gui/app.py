@@ -434,10 +434,3 @@ def launch(session: Session, screenshot_path: Path | None = None, autosave_secon
     threading.Thread(target=warm_up, args=(session.doc.schema,), name="decode-warm-up", daemon=True).start()
     window.offer_recovery(ask_dialog(window))
     return app.exec()
-
-
-def main() -> None:
-    """Console script `aegroup-label`: the same options as `aegroup label`."""
-    from aegroup.cli.label import standalone
-
-    standalone()

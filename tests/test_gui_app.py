@@ -274,7 +274,7 @@ def test_screenshot_command_without_torch(results_file, tmp_path: Path) -> None:
         "import sys, runpy\n"
         "sys.argv = ['aegroup-label', '--images', sys.argv[1], '--results', sys.argv[2],"
         " '--project', sys.argv[3], '--screenshot', sys.argv[4]]\n"
-        "from aegroup_gui.app import main\n"
+        "from aegroup_gui.cli import main\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "from aegroup_gui.model import actions\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"

@@ -10,11 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aegroup.io.poses import ABSENT, OCCLUDED, VISIBLE
+from aegroup.io.provenance import InstanceStatus, JointOrigin
 from aegroup.schema import load_schema
 from aegroup_gui.demo import noisy_results, random_coco
 from aegroup_gui.model import actions, edits
 from aegroup_gui.model.commands import CommandGroup, EditAnnotations
-from aegroup_gui.model.document import ABSENT, ADDED, INST_ADDED, INST_CORRECTED, OCCLUDED, VISIBLE, Document
+from aegroup_gui.model.document import Document
 from aegroup_gui.model.files import open_results
 from aegroup_gui.model.uncertainty import image_uncertainty, keypoint_doubt
 
@@ -168,7 +170,7 @@ def test_reassign_moves_the_joint_and_swaps_back_an_occupied_one(tmp_path: Path)
     after = edits.reassign(ann, [(a, k)], b)
     assert np.array_equal(after.keypoints[after.row(b), k], ann.keypoints[0, k])
     assert np.array_equal(after.keypoints[after.row(a), k], ann.keypoints[1, k])
-    assert after.status[after.row(a)] == INST_CORRECTED == after.status[after.row(b)]
+    assert after.status[after.row(a)] == InstanceStatus.CORRECTED == after.status[after.row(b)]
 
 
 def test_split_creates_a_hand_added_instance_and_drops_emptied_ones(tmp_path: Path) -> None:
@@ -179,7 +181,7 @@ def test_split_creates_a_hand_added_instance_and_drops_emptied_ones(tmp_path: Pa
     after = edits.reassign(ann, keys, None)
     assert first not in after.ids.tolist()  # everything moved away: the emptied instance is gone
     new_row = after.row(ann.new_id())
-    assert after.status[new_row] == INST_ADDED
+    assert after.status[new_row] == InstanceStatus.ADDED
     assert np.array_equal(after.keypoints[new_row], ann.keypoints[0])
 
 
@@ -211,7 +213,7 @@ def test_visibility_cycle_and_add(tmp_path: Path) -> None:
         if seen[-1] == ABSENT:
             ann = edits.add_keypoint(ann, inst, k, (5.0, 6.0))
     assert seen == [OCCLUDED, ABSENT, OCCLUDED]
-    assert ann.origin[ann.row(inst), k] == ADDED
+    assert ann.origin[ann.row(inst), k] == JointOrigin.ADDED
     assert np.isnan(ann.scores[ann.row(inst), k])
 
 
@@ -229,7 +231,7 @@ def test_accept_image_is_one_undo_step(tmp_path: Path) -> None:
     command = actions.accept_image(doc).command
     assert isinstance(command, CommandGroup)
     command.apply(doc)
-    assert doc.image.reviewed and (doc.image.annotations.status == INST_CORRECTED).all()
+    assert doc.image.reviewed and (doc.image.annotations.status == InstanceStatus.CORRECTED).all()
     command.revert(doc)
     assert doc.same_state(snapshot)
 

@@ -14,9 +14,10 @@ from PIL import Image
 pytest.importorskip("PySide6")
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from aegroup.io.poses import ABSENT, OCCLUDED
 from aegroup.schema import load_schema
 from aegroup_gui.app import application
-from aegroup_gui.model.document import ABSENT, OCCLUDED, Annotations, ImageRecord
+from aegroup_gui.model.document import Annotations, ImageRecord
 from aegroup_gui.views import images
 from aegroup_gui.views.images import ImageCache, decode
 from aegroup_gui.views.instance_item import InstancesItem

@@ -63,14 +63,14 @@ def evaluate(
 def _infer_schema(gt_json: str | Path, results: Any) -> PoseSchema:
     """The results file's schema, else the ground truth's first keypoint category (a built-in if one fits)."""
     from aegroup.io.coco import read_json
-    from aegroup.io.results import FORMAT, ResultsFile, load_results
+    from aegroup.io.results import RESULTS_FORMAT, ResultsFile, load_results
 
     if isinstance(results, ResultsFile):
         return results.pose_schema
     if isinstance(results, (str, Path)):
         with contextlib.suppress(OSError, UnicodeDecodeError, json.JSONDecodeError):
             raw = json.loads(Path(results).read_text(encoding="utf-8"))
-            if isinstance(raw, dict) and raw.get("format") == FORMAT:
+            if isinstance(raw, dict) and raw.get("format") == RESULTS_FORMAT:
                 return load_results(results).pose_schema
     data = read_json(gt_json)
     cats = [c for c in data.get("categories") or [] if isinstance(c, dict) and c.get("keypoints")]

@@ -10,8 +10,9 @@ import numpy as np
 from aegroup.errors import AegroupError
 from aegroup.io.coco import build_coco, save_coco
 from aegroup.io.jsonfile import read_json
-from aegroup.io.results import FORMAT as RESULTS_FORMAT
-from aegroup.io.results import ResultsFile, load_results
+from aegroup.io.project import PROJECT_FORMAT, load_project
+from aegroup.io.provenance import InstanceStatus
+from aegroup.io.results import RESULTS_FORMAT, ResultsFile, load_results
 from aegroup.schema import PoseSchema
 
 
@@ -39,18 +40,15 @@ def results_to_coco(
 def project_to_coco(path: str | Path, min_score: float = 0.0) -> dict[str, Any]:
     """COCO keypoints dict from a GUI project: corrected and added instances are always kept, predicted
     ones only when their score reaches `min_score`; joint visibility is taken as the user left it."""
-    from aegroup.io.project import INSTANCE_STATUSES, load_project
-
     project = load_project(path)
     k = project.pose_schema.num_joints
-    predicted = INSTANCE_STATUSES.index("predicted")
     kept: dict[int, list[np.ndarray]] = {}
     for image in project.images:
         inst = image.instances
         keypoints = np.asarray(inst.keypoints, dtype=np.float64).reshape(-1, k, 3)
         # A nan score (unknown) counts as 0: such a predicted instance only passes min_score 0.
-        score = np.nan_to_num(np.asarray(inst.score, dtype=np.float64).reshape(-1), nan=0.0)
-        keep = (np.asarray(inst.status).reshape(-1) != predicted) | (score >= min_score)
+        score = np.nan_to_num(np.asarray(inst.instance_score, dtype=np.float64).reshape(-1), nan=0.0)
+        keep = (np.asarray(inst.status).reshape(-1) != InstanceStatus.PREDICTED) | (score >= min_score)
         keep &= (keypoints[:, :, 2] > 0).any(axis=1)
         kept[image.id] = list(keypoints[keep])
     images = [
@@ -73,9 +71,9 @@ def file_format(path: str | Path) -> str:
     path = Path(path)
     data = read_json(path)
     fmt = data.get("format") if isinstance(data, dict) else None
-    if fmt not in (RESULTS_FORMAT, "aegroup-project"):
+    if fmt not in (RESULTS_FORMAT, PROJECT_FORMAT):
         raise AegroupError(
-            f"{path}: field 'format': expected '{RESULTS_FORMAT}' (aegroup predict) or 'aegroup-project' "
+            f"{path}: field 'format': expected '{RESULTS_FORMAT}' (aegroup predict) or '{PROJECT_FORMAT}' "
             "(aegroup label)"
         )
     return str(fmt)

@@ -12,20 +12,22 @@ opening a large project decodes a few strings per image instead of parsing milli
                  "reviewed": false,
                  "instances": {                       # N instances of this image, one row each
                      "ids": ARRAY int64 (N,),         # unique within the image
-                     "status": ARRAY int8 (N,),       # 0 predicted, 1 corrected, 2 added
+                     "status": ARRAY int8 (N,),       # InstanceStatus: 0 predicted, 1 corrected, 2 added
                      "score": ARRAY float (N,),       # instance score, nan when unknown
                      "keypoints": ARRAY float (N, K, 3),  # x, y, v; v: 0 absent, 1 occluded, 2 visible
                      "scores": ARRAY float (N, K),    # keypoint score, nan when placed by hand
                      "tags": ARRAY float (N, K, D),   # nan when unknown
-                     "origin": ARRAY int8 (N, K)},    # 0 predicted, 1 refined, 2 corrected, 3 added
+                     "origin": ARRAY int8 (N, K)},    # JointOrigin: 0 predicted, 1 refined, 2 corrected,
+                                                      #   3 added (`aegroup.io.provenance`)
                  "candidates": {"joint": ARRAY int64 (M,), "xy": ARRAY float (M, 2),
                                 "score": ARRAY float (M,), "tag": ARRAY float (M, D)} | null}]}
 
     ARRAY = {"dtype": "float64" | "float32" | "int64" | "int8", "shape": [...],
              "data": base64 of the little-endian values in C (row-major) order}
 
-Float arrays are written as float32 only when that is exact, so saving is lossless. Version-1 files
-(nested lists, see `aegroup.io.project_v1`) are still read and migrated on load.
+Float arrays are written as float32 only when that is exact, so saving is lossless. Version-1 files (nested
+lists, see `aegroup.io.project_v1`) are still read and migrated on load. In code the instance scores are
+`ProjectInstances.instance_score` (the file key stays `score`), as in `io.poses.Frame` and the labeller.
 
 The autosave sidecar (`P.aeproj.autosave`) holds only the images changed since the last save::
 
@@ -36,7 +38,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,19 +54,15 @@ from pydantic import (
 
 from aegroup.errors import AegroupError, validation_message
 from aegroup.io.atomic import atomic_write_text
+from aegroup.io.jsonfile import read_json
+from aegroup.io.project_v1 import AutosaveV1, ProjectV1, check_images_v1, migrate_image
+from aegroup.io.provenance import InstanceStatus, JointOrigin
 from aegroup.schema import PoseSchema
 
 PROJECT_FORMAT = "aegroup-project"
 AUTOSAVE_FORMAT = "aegroup-autosave"
 PROJECT_VERSION = 2
 PROJECT_SUFFIX = ".aeproj"
-
-InstanceStatus = Literal["predicted", "corrected", "added"]
-JointOrigin = Literal["predicted", "refined", "corrected", "added"]
-INSTANCE_STATUSES: tuple[str, ...] = ("predicted", "corrected", "added")
-"""Instance status names by their code in `instances.status`."""
-JOINT_ORIGINS: tuple[str, ...] = ("predicted", "refined", "corrected", "added")
-"""Per-joint provenance names by their code in `instances.origin`."""
 
 _DTYPES = {name: np.dtype(name).newbyteorder("<") for name in ("float64", "float32", "int64", "int8")}
 
@@ -119,11 +116,13 @@ PackedArray = Annotated[
 class ProjectInstances(BaseModel):
     """All instances of one image as arrays, one row per instance (see the module docstring)."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, validate_by_name=True, serialize_by_alias=True
+    )
 
     ids: PackedArray
     status: PackedArray
-    score: PackedArray
+    instance_score: PackedArray = Field(alias="score")
     keypoints: PackedArray
     scores: PackedArray
     tags: PackedArray
@@ -199,15 +198,15 @@ def check_images(images: list[ProjectImage], num_joints: int, tag_dim: int) -> N
 
 def _check_instances(inst: ProjectInstances, where: str, k: int, d: int) -> None:
     n = inst.ids.shape[0] if inst.ids.ndim else 0
-    shapes = {"ids": (n,), "status": (n,), "score": (n,), "keypoints": (n, k, 3), "scores": (n, k)}
+    shapes = {"ids": (n,), "status": (n,), "instance_score": (n,), "keypoints": (n, k, 3), "scores": (n, k)}
     shapes.update(tags=(n, k, d), origin=(n, k))
     _check_arrays(inst, where, shapes, integer={"ids", "status", "origin"})
     if np.unique(inst.ids).size != n or (n and inst.ids.min() < 0):
         raise ValueError(f"field '{where}.ids': instance ids must be unique and >= 0")
-    for name, names in (("status", INSTANCE_STATUSES), ("origin", JOINT_ORIGINS)):
+    for name, kind in (("status", InstanceStatus), ("origin", JointOrigin)):
         codes = getattr(inst, name)
-        if codes.size and (codes.min() < 0 or codes.max() >= len(names)):
-            raise ValueError(f"field '{where}.{name}': codes must be 0..{len(names) - 1}")
+        if codes.size and (codes.min() < 0 or codes.max() >= len(kind)):
+            raise ValueError(f"field '{where}.{name}': codes must be 0..{len(kind) - 1}")
     if not np.isin(inst.keypoints[:, :, 2], (0, 1, 2)).all():
         raise ValueError(f"field '{where}.keypoints': visibility must be 0, 1 or 2")
 
@@ -225,19 +224,18 @@ def _check_arrays(
 ) -> None:
     for name, shape in shapes.items():
         array = getattr(model, name)
+        key = type(model).model_fields[name].alias or name  # errors name the file's key
         if array.shape != shape:
-            raise ValueError(f"field '{where}.{name}': shape {list(array.shape)}, expected {list(shape)}")
+            raise ValueError(f"field '{where}.{key}': shape {list(array.shape)}, expected {list(shape)}")
         if (array.dtype.kind in "iu") != (name in integer):
             want = "an integer" if name in integer else "a float"
-            raise ValueError(f"field '{where}.{name}': dtype {array.dtype.name}, expected {want} type")
+            raise ValueError(f"field '{where}.{key}': dtype {array.dtype.name}, expected {want} type")
 
 
 def load_project(path: str | Path) -> Project:
     """Read and validate a project file, migrating version 1 (one-line errors naming file and field)."""
-    from aegroup.io.project_v1 import ProjectV1, migrate_image
-
     path = Path(path)
-    data = _read_json(path, "project")
+    data = read_json(path, "project file")
     try:
         if _version(path, data) == 1:
             old = ProjectV1.model_validate(data)
@@ -269,18 +267,16 @@ def save_autosave(project_path: str | Path, images: list[ProjectImage]) -> Path:
 
 def load_autosave(project_path: str | Path, num_joints: int, tag_dim: int) -> Autosave | None:
     """The sidecar of a project (version 1 migrated), or None when there is none; checked against K and D."""
-    from aegroup.io.project_v1 import AutosaveV1, check_images_v1, migrate_image
-
     path = autosave_path(project_path)
     if not path.is_file():
         return None
-    data = _read_json(path, "autosave")
+    data = read_json(path, "autosave file")
     try:
         if _version(path, data) == 1:
             old = AutosaveV1.model_validate(data)
             check_images_v1(old.images, num_joints, tag_dim)
             images = [migrate_image(im, num_joints, tag_dim) for im in old.images]
-            saved = Autosave(project=old.project, images=images)
+            saved = Autosave.model_validate({"project": old.project, "images": images})
         else:
             saved = Autosave.model_validate(data)
         check_images(saved.images, num_joints, tag_dim)
@@ -297,14 +293,3 @@ def _version(path: Path, data: Any) -> int:
     if version not in (1, 2) or isinstance(version, bool):
         raise AegroupError(f"{path}: field 'version': {version!r} is not a version this aegroup reads (1, 2)")
     return int(version)
-
-
-def _read_json(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise AegroupError(f"{path}: {what} file not found")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise AegroupError(f"{path}: cannot read {what} file ({err})") from None
-    except json.JSONDecodeError as err:
-        raise AegroupError(f"{path}: not a valid JSON {what} file ({err})") from None

@@ -13,25 +13,19 @@ Everything else (header, image fields, autosave wrapper) is as in version 2.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from aegroup.io.project import (
-    INSTANCE_STATUSES,
-    JOINT_ORIGINS,
-    InstanceStatus,
-    JointOrigin,
-    ProjectCandidates,
-    ProjectImage,
-    ProjectInstances,
-)
+from aegroup.io.provenance import InstanceStatus, JointOrigin, code_by_name
 from aegroup.io.results import CandidateRecord
 from aegroup.schema import PoseSchema
 
-_ORIGIN_CODE = {name: i for i, name in enumerate(JOINT_ORIGINS)}
-_STATUS_CODE = {name: i for i, name in enumerate(INSTANCE_STATUSES)}
+StatusName = Annotated[InstanceStatus, BeforeValidator(code_by_name(InstanceStatus))]
+"""An instance status stored by its name ('predicted', 'corrected', 'added')."""
+OriginName = Annotated[JointOrigin, BeforeValidator(code_by_name(JointOrigin))]
+"""A joint origin stored by its name ('predicted', 'refined', 'corrected', 'added')."""
 
 
 class ProjectInstanceV1(BaseModel):
@@ -40,12 +34,12 @@ class ProjectInstanceV1(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: int = Field(ge=0)
-    status: InstanceStatus = "predicted"
+    status: StatusName = InstanceStatus.PREDICTED
     score: float | None = None
     keypoints: list[float]
     scores: list[float | None]
     tags: list[list[float] | None] | None = None
-    origin: list[JointOrigin]
+    origin: list[OriginName]
 
 
 class ProjectImageV1(BaseModel):
@@ -109,8 +103,8 @@ def check_images_v1(images: list[ProjectImageV1], num_joints: int, tag_dim: int)
                     raise ValueError(f"field '{where}.{name}': {got} values, expected {want}")
 
 
-def migrate_image(image: ProjectImageV1, num_joints: int, tag_dim: int) -> ProjectImage:
-    """A version-1 image as a version-2 image (same values; null becomes nan)."""
+def migrate_image(image: ProjectImageV1, num_joints: int, tag_dim: int) -> dict[str, Any]:
+    """A version-1 image as the fields of a version-2 `ProjectImage` (same values; null becomes nan)."""
     insts = image.instances
     n = len(insts)
     tags = np.full((n, num_joints, tag_dim), np.nan)
@@ -119,32 +113,25 @@ def migrate_image(image: ProjectImageV1, num_joints: int, tag_dim: int) -> Proje
             if t is not None:
                 tags[r, k] = t
     scores = [[np.nan if s is None else s for s in i.scores] for i in insts]
-    instances = ProjectInstances(
-        ids=np.array([i.id for i in insts], np.int64),
-        status=np.array([_STATUS_CODE[i.status] for i in insts], np.int8),
-        score=np.array([np.nan if i.score is None else i.score for i in insts], np.float64),
-        keypoints=np.array([i.keypoints for i in insts], np.float64).reshape(n, num_joints, 3),
-        scores=np.array(scores, np.float64).reshape(n, num_joints),
-        tags=tags,
-        origin=np.array([[_ORIGIN_CODE[o] for o in i.origin] for i in insts], np.int8).reshape(n, num_joints),
-    )
+    instances = {
+        "ids": np.array([i.id for i in insts], np.int64),
+        "status": np.array([i.status for i in insts], np.int8),
+        "instance_score": np.array([np.nan if i.score is None else i.score for i in insts], np.float64),
+        "keypoints": np.array([i.keypoints for i in insts], np.float64).reshape(n, num_joints, 3),
+        "scores": np.array(scores, np.float64).reshape(n, num_joints),
+        "tags": tags,
+        "origin": np.array([i.origin for i in insts], np.int8).reshape(n, num_joints),
+    }
     cand = image.candidates
     candidates = None
     if cand is not None:
         m = len(cand.joint)
         dim = len(cand.tag[0]) if cand.tag else tag_dim
-        candidates = ProjectCandidates(
-            joint=np.array(cand.joint, np.int64),
-            xy=np.array(cand.xy, np.float64).reshape(m, 2),
-            score=np.array(cand.score, np.float64),
-            tag=np.array(cand.tag, np.float64).reshape(m, dim),
-        )
-    return ProjectImage(
-        id=image.id,
-        file_name=image.file_name,
-        width=image.width,
-        height=image.height,
-        reviewed=image.reviewed,
-        instances=instances,
-        candidates=candidates,
-    )
+        candidates = {
+            "joint": np.array(cand.joint, np.int64),
+            "xy": np.array(cand.xy, np.float64).reshape(m, 2),
+            "score": np.array(cand.score, np.float64),
+            "tag": np.array(cand.tag, np.float64).reshape(m, dim),
+        }
+    fields = image.model_dump(include={"id", "file_name", "width", "height", "reviewed"})
+    return {**fields, "instances": instances, "candidates": candidates}

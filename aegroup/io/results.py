@@ -22,8 +22,8 @@ from aegroup.schema import PoseSchema
 if TYPE_CHECKING:
     from aegroup.decode.types import Candidates, Instance
 
-FORMAT = "aegroup-results"
-VERSION = 1
+RESULTS_FORMAT = "aegroup-results"
+RESULTS_VERSION = 1
 
 
 class ResultImage(BaseModel):
@@ -76,8 +76,8 @@ class ResultsFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    format: Literal["aegroup-results"] = FORMAT
-    version: Literal[1] = VERSION
+    format: Literal["aegroup-results"] = RESULTS_FORMAT
+    version: Literal[1] = RESULTS_VERSION
     pose_schema: PoseSchema = Field(alias="schema")
     images: list[ResultImage] = Field(default_factory=list)
     annotations: list[ResultAnnotation] = Field(default_factory=list)
@@ -118,9 +118,9 @@ def load_results(path: str | Path) -> ResultsFile:
     """Read and validate a results file; every problem is a one-line `AegroupError` naming file and field."""
     path = Path(path)
     data = read_json(path, "results file")
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
         raise AegroupError(
-            f"{path}: field 'format': expected '{FORMAT}' (is this a plain COCO results list?)"
+            f"{path}: field 'format': expected '{RESULTS_FORMAT}' (is this a plain COCO results list?)"
         )
     try:
         return ResultsFile.model_validate(data)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aegroup.io.poses import ABSENT
 from aegroup_gui.model import edits
 from aegroup_gui.model.commands import Command, CommandGroup, edit, review
 from aegroup_gui.model.document import Document, Key
@@ -52,7 +53,7 @@ def move(doc: Document, key: Key, xy: tuple[float, float], drag_id: int) -> Outc
 def delete_keypoints(doc: Document) -> Outcome:
     """Make the selected keypoints absent."""
     keys = _need_selection(doc)
-    after = edits.set_visibility(doc.image.annotations, keys, edits.ABSENT)
+    after = edits.set_visibility(doc.image.annotations, keys, ABSENT)
     return Outcome(edit(doc, f"Delete {len(keys)} keypoint(s)", after), frozenset())
 
 

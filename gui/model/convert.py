@@ -9,28 +9,15 @@ from typing import Any
 import numpy as np
 
 from aegroup.io.project import PROJECT_VERSION, Project, ProjectCandidates, ProjectImage, ProjectInstances
+from aegroup.io.provenance import JointOrigin
 from aegroup.schema import PoseSchema
-from aegroup_gui.model.document import (
-    PREDICTED,
-    REFINED,
-    Annotations,
-    Document,
-    ImageRecord,
-)
+from aegroup_gui.model.document import Annotations, Document, ImageRecord
 
 
 def image_to_project(record: ImageRecord) -> ProjectImage:
     """One document image as a project image (lossless; the arrays are shared, not copied)."""
-    ann = record.annotations
-    instances = ProjectInstances.model_construct(
-        ids=ann.ids,
-        status=ann.status,
-        score=ann.instance_score,
-        keypoints=ann.keypoints,
-        scores=ann.scores,
-        tags=ann.tags,
-        origin=ann.origin,
-    )
+    # The document's arrays are the project file's, name for name.
+    instances = ProjectInstances.model_construct(**record.annotations.arrays())
     cand = record.candidates
     candidates = ProjectCandidates.model_construct(**cand) if cand is not None else None
     return ProjectImage.model_construct(
@@ -46,16 +33,7 @@ def image_to_project(record: ImageRecord) -> ProjectImage:
 
 def image_from_project(image: ProjectImage) -> ImageRecord:
     """One (validated) project image as a document image."""
-    inst = image.instances
-    ann = Annotations.build(
-        ids=inst.ids,
-        keypoints=inst.keypoints,
-        scores=inst.scores,
-        tags=inst.tags,
-        origin=inst.origin,
-        instance_score=inst.score,
-        status=inst.status,
-    )
+    ann = Annotations.build(**dict(image.instances))
     cand = image.candidates
     candidates = candidate_arrays(dict(cand)) if cand is not None else None
     return ImageRecord(image.id, image.file_name, image.width, image.height, ann, image.reviewed, candidates)
@@ -130,12 +108,13 @@ def annotations_from_results(
     for r, a in enumerate(anns):
         if a.get("tags") is not None and tag_dim:
             tags[r] = np.array(a["tags"], np.float64).reshape(k, tag_dim)
-    origin = np.full((n, k), PREDICTED, np.int8)
+    origin = np.full((n, k), JointOrigin.PREDICTED, np.int8)
     for r, a in enumerate(anns):
         if a.get("refined") is not None:
-            origin[r, np.asarray(a["refined"], bool)] = REFINED
+            origin[r, np.asarray(a["refined"], bool)] = JointOrigin.REFINED
     if candidates is not None:
-        origin[present & ~_near_candidate(keypoints, candidates, tolerance=max(2.0, 0.01 * size))] = REFINED
+        near = _near_candidate(keypoints, candidates, tolerance=max(2.0, 0.01 * size))
+        origin[present & ~near] = JointOrigin.REFINED
     scores[~present] = np.nan
     tags[~present] = np.nan
     return Annotations.build(

@@ -9,17 +9,7 @@ from typing import Any
 
 import numpy as np
 
-# The code tables of `Annotations.status` / `.origin` are the project file's (re-exported for views).
-from aegroup.io.project import INSTANCE_STATUSES as INSTANCE_STATUSES
-from aegroup.io.project import JOINT_ORIGINS as JOINT_ORIGINS
 from aegroup.schema import PoseSchema
-
-PREDICTED, REFINED, CORRECTED, ADDED = range(4)
-
-INST_PREDICTED, INST_CORRECTED, INST_ADDED = range(3)
-
-ABSENT, OCCLUDED, VISIBLE = 0, 1, 2
-"""COCO visibility flags."""
 
 Key = tuple[int, int]
 """A keypoint address inside one image: (instance id, joint index)."""
@@ -30,12 +20,12 @@ class Annotations:
     """All instances of one image as arrays; never mutated in place (edits build a new one)."""
 
     ids: np.ndarray  # (N,) int64 stable instance ids, unique within the image
-    keypoints: np.ndarray  # (N, K, 3) float64 x, y, v in image pixels; v = COCO visibility 0/1/2
+    keypoints: np.ndarray  # (N, K, 3) float64 x, y, v in image pixels; v: aegroup.io.poses VISIBLE ...
     scores: np.ndarray  # (N, K) float64 keypoint score, nan when unknown (hand-added)
     tags: np.ndarray  # (N, K, D) float64 associative-embedding tags, nan when unknown
-    origin: np.ndarray  # (N, K) int8 index into JOINT_ORIGINS
+    origin: np.ndarray  # (N, K) int8 aegroup.io.provenance.JointOrigin codes
     instance_score: np.ndarray  # (N,) float64, nan when unknown
-    status: np.ndarray  # (N,) int8 index into INSTANCE_STATUSES
+    status: np.ndarray  # (N,) int8 aegroup.io.provenance.InstanceStatus codes
 
     def __post_init__(self) -> None:
         for name in ("ids", "keypoints", "scores", "tags", "origin", "instance_score", "status"):
@@ -69,13 +59,15 @@ class Annotations:
 
     def evolve(self, **arrays: Any) -> Annotations:
         """A copy with some arrays replaced (converted to their dtypes)."""
-        current = {name: getattr(self, name) for name in _FIELDS}
-        current.update(arrays)
-        return Annotations.build(**current)
+        return Annotations.build(**{**self.arrays(), **arrays})
 
     def writable(self) -> dict[str, np.ndarray]:
         """Writable copies of every array, for an edit to modify before `Annotations.build`."""
         return {name: getattr(self, name).copy() for name in _FIELDS}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array by name (read-only, not copied)."""
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @property
     def num_instances(self) -> int:

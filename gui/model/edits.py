@@ -6,20 +6,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from aegroup.io.poses import ABSENT, OCCLUDED, VISIBLE
+from aegroup.io.provenance import InstanceStatus, JointOrigin
 from aegroup.schema import PoseSchema
-from aegroup_gui.model.document import (
-    ABSENT,
-    ADDED,
-    CORRECTED,
-    INST_ADDED,
-    INST_CORRECTED,
-    INST_PREDICTED,
-    OCCLUDED,
-    PREDICTED,
-    VISIBLE,
-    Annotations,
-    Key,
-)
+from aegroup_gui.model.document import Annotations, Key
 
 Arrays = dict[str, np.ndarray]
 
@@ -29,15 +19,15 @@ def _clear(w: Arrays, row: int, k: int) -> None:
     w["keypoints"][row, k] = 0.0
     w["scores"][row, k] = np.nan
     w["tags"][row, k] = np.nan
-    w["origin"][row, k] = PREDICTED
+    w["origin"][row, k] = JointOrigin.PREDICTED
 
 
 def _corrected(w: Arrays, row: int, k: int | None = None) -> None:
     """Mark a row (and optionally one joint) as touched by a person; hand-added stays hand-added."""
-    if w["status"][row] == INST_PREDICTED:
-        w["status"][row] = INST_CORRECTED
-    if k is not None and w["origin"][row, k] != ADDED:
-        w["origin"][row, k] = CORRECTED
+    if w["status"][row] == InstanceStatus.PREDICTED:
+        w["status"][row] = InstanceStatus.CORRECTED
+    if k is not None and w["origin"][row, k] != JointOrigin.ADDED:
+        w["origin"][row, k] = JointOrigin.CORRECTED
 
 
 def _swap_joint(w: Arrays, a: int, b: int, k: int) -> None:
@@ -95,7 +85,7 @@ def add_keypoint(ann: Annotations, instance_id: int, k: int, xy: tuple[float, fl
     w["keypoints"][row, k] = (xy[0], xy[1], VISIBLE)
     w["scores"][row, k] = np.nan
     w["tags"][row, k] = np.nan
-    w["origin"][row, k] = ADDED
+    w["origin"][row, k] = JointOrigin.ADDED
     _corrected(w, row)
     return Annotations.build(**w)
 
@@ -111,7 +101,7 @@ def new_instance(ann: Annotations) -> tuple[Annotations, int]:
     w["tags"] = np.concatenate([w["tags"], np.full((1, k, d), np.nan)])
     w["origin"] = np.concatenate([w["origin"], np.zeros((1, k), np.int8)])
     w["instance_score"] = np.append(w["instance_score"], np.nan)
-    w["status"] = np.append(w["status"], INST_ADDED)
+    w["status"] = np.append(w["status"], InstanceStatus.ADDED)
     return Annotations.build(**w), new_id
 
 

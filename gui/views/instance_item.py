@@ -13,7 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from aegroup_gui.model.document import OCCLUDED, Annotations
+from aegroup.io.poses import OCCLUDED
+from aegroup_gui.model.document import Annotations
 from aegroup_gui.views.style import instance_color, marker_look, marker_sizes, marker_symbols, pen
 
 MARKER_PADDING_PX = 16.0

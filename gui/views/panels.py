@@ -7,7 +7,8 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from aegroup_gui.model.document import INSTANCE_STATUSES, Change, Document
+from aegroup.io.provenance import InstanceStatus
+from aegroup_gui.model.document import Change, Document
 from aegroup_gui.model.uncertainty import image_uncertainty
 from aegroup_gui.views.style import instance_color
 
@@ -59,7 +60,7 @@ class InstancePanel(QtWidgets.QTableWidget):
             score = ann.instance_score[row]
             cells = (
                 f"{row + 1}",
-                INSTANCE_STATUSES[ann.status[row]],
+                InstanceStatus(ann.status[row]).name.lower(),
                 "–" if np.isnan(score) else f"{score:.2f}",
                 f"{counts[row]}/{k}",
             )

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui
 
-from aegroup_gui.model.document import ADDED, REFINED
+from aegroup.io.provenance import JointOrigin
 
 PALETTE = (
     "#1f77b4",
@@ -73,8 +73,8 @@ def marker_symbols(origin: np.ndarray, score: np.ndarray) -> list[str]:
     """Per-keypoint symbol: 'd' refined-in, 's' hand-placed, 't' low score, else 'o' (circle)."""
     symbols = np.full(origin.shape, "o", dtype=object)
     symbols[np.isfinite(score) & (score < LOW_SCORE)] = "t"
-    symbols[origin == ADDED] = "s"
-    symbols[origin == REFINED] = "d"
+    symbols[origin == JointOrigin.ADDED] = "s"
+    symbols[origin == JointOrigin.REFINED] = "d"
     return symbols.tolist()
 
 

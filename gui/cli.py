@@ -1,13 +1,17 @@
-"""`aegroup label`: open the labelling companion on a results file, a COCO file or a saved project."""
+"""`aegroup label` and `aegroup-label`: open the labeller on a results file, a COCO file or a saved project.
+
+The core CLI finds `label` through the `aegroup.commands` entry point, so the core never imports the GUI;
+Qt loads only when the command runs.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import typer
 
+from aegroup.cli import run
 from aegroup.errors import AegroupError
 
 
@@ -29,11 +33,12 @@ def label(
     """Review and correct groupings; Ctrl+S saves the project, Ctrl+E exports COCO training data."""
     try:
         from aegroup_gui.app import launch
-        from aegroup_gui.model.session import open_session
     except ImportError as err:
         raise AegroupError(
             f"the labelling companion needs the GUI extra: pip install 'aegroup[gui]' ({err})"
         ) from None
+    from aegroup_gui.model.session import open_session
+
     if screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     session = open_session(images, results, coco, schema, project)
@@ -42,12 +47,8 @@ def label(
         raise typer.Exit(code)
 
 
-def standalone() -> None:
-    """Run `label` as its own program (console script `aegroup-label`) with the CLI's error handling."""
+def main() -> None:
+    """Console script `aegroup-label`: `aegroup label` as its own program, with the CLI's error handling."""
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(label)
-    try:
-        app()
-    except AegroupError as err:
-        typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
+    run(app)
