@@ -159,7 +159,7 @@ def run_demo(settings: DemoSettings, echo: Callable[[str], None] = print) -> dic
     """Run the whole demo and write out/metrics.json; returns the metrics written."""
     import yaml
 
-    from aegroup.train import load_train_config, train
+    from aegroup.training import load_train_config, train
 
     start = time.perf_counter()
     out = settings.out

@@ -241,7 +241,7 @@ def background(rng: np.random.Generator, width: int, height: int) -> Image.Image
 
 
 @dataclass
-class Instance:
+class DrawnInstance:
     """One drawn instance: (K, 2) joint positions in image pixels, joints left out, marker radius."""
 
     xy: np.ndarray
@@ -257,7 +257,7 @@ def sample_instance(
     centres: list[np.ndarray],
     scale: tuple[float, float] = INSTANCE_SCALE,
     spacing: float = SPACING,
-) -> Instance:
+) -> DrawnInstance:
     """A random articulated pose whose extent is a fraction in `scale` of the shorter image side.
 
     Its centre is drawn (up to 20 times) at least `spacing` x extent away from the `centres` so far.
@@ -286,7 +286,7 @@ def sample_instance(
     centres.append(centre)
     radius = float(np.clip(0.35 * bone, 3.5, max(3.5, 0.035 * m)))
     present = rng.random(len(layout.parent)) >= ABSENT_PROB
-    return Instance(pos + centre, present, radius)
+    return DrawnInstance(pos + centre, present, radius)
 
 
 def _own_pixels(labels: np.ndarray, xy: np.ndarray, r: float, value: int) -> np.ndarray:
@@ -304,7 +304,7 @@ def _own_pixels(labels: np.ndarray, xy: np.ndarray, r: float, value: int) -> np.
 def draw_instance(
     image: ImageDraw.ImageDraw,
     labels: ImageDraw.ImageDraw,
-    inst: Instance,
+    inst: DrawnInstance,
     label: int,
     schema: PoseSchema,
     styles: list[JointStyle],
@@ -357,7 +357,7 @@ def render_image(
     image = background(rng, width, height)
     labels = Image.new("L", (width, height), 0)
     draw_img, draw_lab = ImageDraw.Draw(image), ImageDraw.Draw(labels)
-    instances: list[Instance] = []
+    instances: list[DrawnInstance] = []
     drawn: list[np.ndarray] = []
     centres: list[np.ndarray] = []
     for n in range(num_instances):

@@ -1,6 +1,6 @@
 """Training throughput: the full loop per preset against a bare step, and 1 vs 2 CPU processes (torchrun).
 
-For each preset, `aegroup.train.train` runs a few steps on a synthetic set (data loading, augmentation,
+For each preset, `aegroup.training.train` runs a few steps on a synthetic set (data loading, augmentation,
 targets, logging included) and is compared with a bare optimisation step (one fixed batch, no data
 pipeline) of the same model and batch in this process: the ratio is what the loop costs around the
 compute. The bare step is also timed with plain NCHW tensors: channels-last over NCHW is the speed-up of
@@ -30,8 +30,8 @@ from aegroup.loss import LossConfig, total_loss
 from aegroup.model import build_model
 from aegroup.schema import load_schema
 from aegroup.synth import synthesize
-from aegroup.train import TrainConfig, train
-from aegroup.train.loaders import open_split
+from aegroup.training import TrainConfig, train
+from aegroup.training.loaders import open_split
 
 # Per preset on a CPU: (input size, batch, steps); a GPU multiplies the batch and the steps.
 CPU_PLAN = {"tiny": (128, 8, 10), "mid": (256, 2, 3), "paper": (256, 1, 2)}

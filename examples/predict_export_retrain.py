@@ -21,7 +21,7 @@ from aegroup.errors import AegroupError
 from aegroup.io.export import export_file
 from aegroup.predict import Predictor
 from aegroup.predict.files import image_list, run_prediction
-from aegroup.train import load_train_config, train
+from aegroup.training import load_train_config, train
 
 
 def main(argv: list[str] | None = None) -> int:

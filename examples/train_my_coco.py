@@ -14,7 +14,7 @@ import sys
 
 from aegroup.errors import AegroupError
 from aegroup.io.coco import check_coco
-from aegroup.train import load_train_config, train
+from aegroup.training import load_train_config, train
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from aegroup.io.atomic import atomic_write_json
-from aegroup.io.coco import read_json
+from aegroup.io.coco import read_coco_json
 from aegroup.schema import PoseSchema, load_schema
 
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag-dim", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    coco = read_json(args.annotations)
+    coco = read_coco_json(args.annotations)
     if args.schema:
         schema = load_schema(args.schema)
     else:

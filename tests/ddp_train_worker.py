@@ -14,10 +14,10 @@ from typing import Any
 
 from safetensors.torch import save_file
 
-import aegroup.train.loop as loop
-import aegroup.train.validate as validate
-from aegroup.train.checkpoint import unwrap
-from aegroup.train.config import load_train_config
+import aegroup.training.loop as loop
+import aegroup.training.validate as validate
+from aegroup.training.checkpoint import unwrap
+from aegroup.training.config import load_train_config
 
 
 def main(config_path: str, evidence: Path) -> None:

@@ -146,5 +146,5 @@ def test_missing_and_invalid_json_files(tmp_path: Path) -> None:
         load_results(tmp_path / "nope.json")
     bad = tmp_path / "x.json"
     bad.write_text("{not json")
-    with pytest.raises(AegroupError, match="not a readable JSON"):
+    with pytest.raises(AegroupError, match="not valid JSON"):
         load_results(bad)

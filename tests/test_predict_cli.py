@@ -22,7 +22,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from aegroup.decode import DecodeConfig
     from aegroup.model import ModelConfig, build_model
-    from aegroup.train.checkpoint import save_checkpoint
+    from aegroup.training.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     schema = load_schema(GECKO)

@@ -85,8 +85,8 @@ def test_trained_tiny_model_beats_untrained(kite_data: Path, tmp_path: Path) -> 
 
     from aegroup.decode import DecodeConfig
     from aegroup.model import ModelConfig, build_model
-    from aegroup.train import load_train_config, train
-    from aegroup.train.checkpoint import save_checkpoint
+    from aegroup.training import load_train_config, train
+    from aegroup.training.checkpoint import save_checkpoint
 
     overrides = config_overrides(kite_data, tmp_path / "run", steps=300)
     # The demo's settings: hinge push with 10x the paper's tag weights separates tags in a few hundred steps.
@@ -156,10 +156,10 @@ def test_examples_train_then_predict_export_retrain(kite_data: Path, tmp_path: P
 @pytest.mark.slow
 def test_example_skeleton_and_config_are_valid(cli) -> None:
     assert cli("schema", "check", ROOT / "examples" / "skeletons" / "gecko.yaml").code == 0
-    from aegroup.train.config import read_config_file
+    from aegroup.training.config import read_config_file
 
     data = read_config_file(ROOT / "examples" / "configs" / "my_coco_folder.yaml")
-    from aegroup.train.config import validate_config
+    from aegroup.training.config import validate_config
 
     assert validate_config(data, "my_coco_folder.yaml").model.preset == "tiny"
 
@@ -181,7 +181,7 @@ def test_demo_leaves_everything_in_one_folder(tmp_path: Path, cli) -> None:
     )
     assert metrics["label_command"] == label and label in result.out.replace("\n", "")
     # The saved config reruns as it is.
-    from aegroup.train import load_train_config
+    from aegroup.training import load_train_config
 
     saved = load_train_config(out / "train.yaml")
     assert saved.max_steps == 2 and saved.workers == 0

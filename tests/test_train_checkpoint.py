@@ -15,7 +15,7 @@ from aegroup.decode import DecodeConfig
 from aegroup.errors import AegroupError
 from aegroup.model import ModelConfig, build_model
 from aegroup.schema import load_schema
-from aegroup.train.checkpoint import (
+from aegroup.training.checkpoint import (
     SIDECAR,
     STATE,
     WEIGHTS,

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from aegroup.errors import AegroupError
-from aegroup.train.config import TrainConfig, load_train_config, parse_override, save_resolved
+from aegroup.training.config import TrainConfig, load_train_config, parse_override, save_resolved
 
 
 def write_config(folder: Path, text: str) -> Path:
@@ -148,10 +148,10 @@ def test_cli_help(cli) -> None:
 
 
 def test_readme_holds_the_generated_reference() -> None:
-    from aegroup.train.reference import config_reference
+    from aegroup.training.reference import config_reference
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    hint = "README config reference is stale: paste `python -m aegroup.train.reference` output"
+    hint = "README config reference is stale: paste `python -m aegroup.training.reference` output"
     assert config_reference() in readme, hint
 
 
@@ -168,8 +168,8 @@ def test_readme_holds_the_generated_reference() -> None:
     ],
 )
 def test_lr_schedule(schedule: str, expected: list[float | None]) -> None:
-    from aegroup.train.config import OptimConfig
-    from aegroup.train.optim import lr_factor
+    from aegroup.training.config import OptimConfig
+    from aegroup.training.optim import lr_factor
 
     cfg = OptimConfig(schedule=schedule, warmup_steps=2, milestones=[0.5])
     got = [lr_factor(step, 10, cfg) for step in range(9)]

@@ -16,10 +16,10 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-import aegroup.train.loop as loop
-from aegroup.train import load_checkpoint, load_model, train
-from aegroup.train.checkpoint import load_training_state
-from aegroup.train.config import TrainConfig, load_train_config
+import aegroup.training.loop as loop
+from aegroup.training import load_checkpoint, load_model, train
+from aegroup.training.checkpoint import load_training_state
+from aegroup.training.config import TrainConfig, load_train_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -16,9 +16,9 @@ def train(
     out: Path | None = typer.Option(None, "--out", help="Output folder (overrides output_dir)."),
 ) -> None:
     """Train a model; run under `torchrun --nproc-per-node N -m aegroup train ...` for several devices."""
-    from aegroup.train import load_train_config
-    from aegroup.train import train as run_training
-    from aegroup.train.distributed import detect_env
+    from aegroup.training import load_train_config
+    from aegroup.training import train as run_training
+    from aegroup.training.distributed import detect_env
 
     cfg = load_train_config(config, list(overrides))
     if out is not None:

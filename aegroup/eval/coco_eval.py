@@ -62,7 +62,7 @@ def evaluate(
 
 def _infer_schema(gt_json: str | Path, results: Any) -> PoseSchema:
     """The results file's schema, else the ground truth's first keypoint category (a built-in if one fits)."""
-    from aegroup.io.coco import read_json
+    from aegroup.io.coco import read_coco_json
     from aegroup.io.results import RESULTS_FORMAT, ResultsFile, load_results
 
     if isinstance(results, ResultsFile):
@@ -72,7 +72,7 @@ def _infer_schema(gt_json: str | Path, results: Any) -> PoseSchema:
             raw = json.loads(Path(results).read_text(encoding="utf-8"))
             if isinstance(raw, dict) and raw.get("format") == RESULTS_FORMAT:
                 return load_results(results).pose_schema
-    data = read_json(gt_json)
+    data = read_coco_json(gt_json)
     cats = [c for c in data.get("categories") or [] if isinstance(c, dict) and c.get("keypoints")]
     if not cats:
         raise AegroupError(f"{gt_json}: field 'categories': no category lists 'keypoints'")

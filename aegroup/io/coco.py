@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from pycocotools.coco import COCO
 
 from aegroup.errors import AegroupError
 from aegroup.io.atomic import atomic_write_json
+from aegroup.io.jsonfile import read_json
 from aegroup.io.poses import Frame, PoseSet
 from aegroup.schema import PoseSchema
 
@@ -43,6 +43,14 @@ class CocoKeypoints:
         ids = self.coco.getAnnIds(imgIds=[image_id], catIds=self.category_ids)
         return self.coco.loadAnns(ids)
 
+    def labelled(self, image_id: int) -> list[dict[str, Any]]:
+        """Annotations of one image that are poses: not crowd regions, at least one labelled joint."""
+        return [
+            a
+            for a in self.annotations(image_id)
+            if not a.get("iscrowd", 0) and any(v > 0 for v in (a.get("keypoints") or [])[2::3])
+        ]
+
     def keypoints(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
         """(N, K, 3) float64 x, y, v in image pixels and (N,) bool crowd flags of one image's annotations."""
         anns = self.annotations(image_id)
@@ -64,20 +72,10 @@ def crowd_flags(anns: Sequence[dict[str, Any]]) -> np.ndarray:
     return np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
 
 
-def read_json(path: str | Path) -> dict[str, Any]:
-    """Parse a COCO JSON file; a missing, unreadable or truncated file is a one-line AegroupError."""
+def read_coco_json(path: str | Path) -> dict[str, Any]:
+    """Parse a COCO JSON file and check its top-level lists; every problem is a one-line AegroupError."""
     path = Path(path)
-    if not path.is_file():
-        raise AegroupError(f"{path}: annotation file not found")
-    try:
-        with path.open("rb") as handle:
-            data = json.load(handle)
-    except json.JSONDecodeError as err:
-        raise AegroupError(
-            f"{path}: not valid JSON: {err.msg} (line {err.lineno}, column {err.colno}; truncated?)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise AegroupError(f"{path}: cannot read annotation file ({err})") from None
+    data = read_json(path, "annotation file")
     if not isinstance(data, dict):
         raise AegroupError(f"{path}: expected a JSON object with 'images', 'annotations' and 'categories'")
     for key in ("images", "annotations", "categories"):
@@ -123,18 +121,29 @@ def select_categories(
     return chosen
 
 
+def with_unique_ids(
+    items: list[Any], path: Path, field: str, noun: str, problems: list[str]
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """Each entry of a COCO list with an integer id, and its place for messages ('P: image id 3').
+
+    Entries without an integer id are skipped; they and duplicate ids are appended to `problems`.
+    """
+    seen: set[int] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+            problems.append(f"{path}: field '{field}[{i}].id' is missing or not an integer")
+            continue
+        where = f"{path}: {noun} id {item['id']}"
+        if item["id"] in seen:
+            problems.append(f"{where}: field 'id' is duplicated")
+        seen.add(item["id"])
+        yield item, where
+
+
 def image_problems(data: dict[str, Any], path: Path) -> list[str]:
     """One line per malformed `images` entry (id, file_name, width, height) or duplicate id."""
     problems: list[str] = []
-    seen: set[int] = set()
-    for i, img in enumerate(data["images"]):
-        if not isinstance(img, dict) or not isinstance(img.get("id"), int):
-            problems.append(f"{path}: field 'images[{i}].id' is missing or not an integer")
-            continue
-        where = f"{path}: image id {img['id']}"
-        if img["id"] in seen:
-            problems.append(f"{where}: field 'id' is duplicated")
-        seen.add(img["id"])
+    for img, where in with_unique_ids(data["images"], path, "images", "image", problems):
         if not isinstance(img.get("file_name"), str) or not img["file_name"]:
             problems.append(f"{where}: field 'file_name' is missing or empty")
         for key in ("width", "height"):
@@ -151,15 +160,7 @@ def annotation_problems(
     image_ids = {img.get("id") for img in data["images"] if isinstance(img, dict)}
     chosen = set(category_ids)
     problems: list[str] = []
-    seen: set[int] = set()
-    for i, ann in enumerate(data["annotations"]):
-        if not isinstance(ann, dict) or not isinstance(ann.get("id"), int):
-            problems.append(f"{path}: field 'annotations[{i}].id' is missing or not an integer")
-            continue
-        where = f"{path}: annotation id {ann['id']}"
-        if ann["id"] in seen:
-            problems.append(f"{where}: field 'id' is duplicated")
-        seen.add(ann["id"])
+    for ann, where in with_unique_ids(data["annotations"], path, "annotations", "annotation", problems):
         if ann.get("category_id") not in chosen:
             continue
         if ann.get("image_id") not in image_ids:
@@ -189,7 +190,7 @@ def load_coco(
 ) -> CocoKeypoints:
     """Read and validate a COCO keypoints file for `schema`; raises AegroupError on the first problem."""
     path = Path(path)
-    data = read_json(path)
+    data = read_coco_json(path)
     category_ids = select_categories(data, path, schema, categories)
     problems = image_problems(data, path) + annotation_problems(data, path, schema, category_ids)
     if problems:
@@ -279,7 +280,7 @@ def check_coco(
 ) -> CocoSummary:
     """Validate a COCO file and decode every image; structural errors raise, per-item problems are listed."""
     path = Path(path)
-    data = read_json(path)
+    data = read_coco_json(path)
     category_ids = select_categories(data, path, schema, categories)
     summary = CocoSummary(path, labelled=[0] * schema.num_joints, visible=[0] * schema.num_joints)
     summary.problems = image_problems(data, path) + annotation_problems(data, path, schema, category_ids)
@@ -379,18 +380,14 @@ def read_poses(path: Path, *, schema: PoseSchema | None, video: Path | None) -> 
     """
     del video  # COCO files reference images, never a video
     if schema is None:
-        schema = PoseSchema.from_coco_category(first_keypoint_category(read_json(path), path))
+        schema = PoseSchema.from_coco_category(first_keypoint_category(read_coco_json(path), path))
     data = load_coco(path, schema)
     k = schema.num_joints
     track_names: dict[int, int] = {}
     frames = []
     for image_id in data.image_ids:
         info = data.image_info(image_id)
-        anns = [
-            a
-            for a in data.annotations(image_id)
-            if not a.get("iscrowd", 0) and any(v > 0 for v in (a.get("keypoints") or [])[2::3])
-        ]
+        anns = data.labelled(image_id)
         tracks = [
             track_names.setdefault(int(a["track_id"]), len(track_names)) if "track_id" in a else -1
             for a in anns

@@ -6,32 +6,21 @@ augmentation, grouping, the way back to image pixels), `files` (many files -> on
 Names load on first use, so `aegroup.predict.files` and `.images` import without torch.
 """
 
-from __future__ import annotations
+from aegroup.lazy import lazy_exports
 
-import importlib
-from typing import Any
-
-_WHERE = {
-    "Network": "network",
-    "TorchNetwork": "torch_network",
-    "IMAGE_SUFFIXES": "images",
-    "image_files": "images",
-    "Prediction": "predictor",
-    "Predictor": "predictor",
-    "ImageEntry": "files",
-    "PredictSummary": "files",
-    "image_list": "files",
-    "run_prediction": "files",
-}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    """Load a public name from its submodule on first access."""
-    if name not in _WHERE:
-        raise AttributeError(f"module 'aegroup.predict' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"aegroup.predict.{_WHERE[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Network": "aegroup.predict.network",
+        "TorchNetwork": "aegroup.predict.torch_network",
+        "IMAGE_SUFFIXES": "aegroup.predict.images",
+        "image_files": "aegroup.predict.images",
+        "Prediction": "aegroup.predict.predictor",
+        "Predictor": "aegroup.predict.predictor",
+        "ImageEntry": "aegroup.predict.files",
+        "PredictSummary": "aegroup.predict.files",
+        "image_list": "aegroup.predict.files",
+        "run_prediction": "aegroup.predict.files",
+    },
+)
+__all__ = __dir__()

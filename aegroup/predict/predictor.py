@@ -36,7 +36,7 @@ from aegroup.predict.images import Prepared, input_batch, read_image
 from aegroup.predict.network import Network
 from aegroup.predict.torch_network import TorchNetwork
 from aegroup.schema import PoseSchema
-from aegroup.train.checkpoint import load_model, pick_device
+from aegroup.training.checkpoint import load_model, pick_device
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from aegroup.train.checkpoint import pick_device
+from aegroup.training.checkpoint import pick_device
 
 
 class TorchNetwork:

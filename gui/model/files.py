@@ -8,7 +8,7 @@ import numpy as np
 
 from aegroup.errors import AegroupError
 from aegroup.io.atomic import atomic_write_text
-from aegroup.io.coco import build_coco, load_coco, read_json, save_coco
+from aegroup.io.coco import build_coco, first_keypoint_category, load_coco, read_coco_json, save_coco
 from aegroup.io.project import (
     Autosave,
     autosave_path,
@@ -54,11 +54,9 @@ def open_results(path: Path, image_dir: Path, schema: str | PoseSchema | None = 
 def open_coco(path: Path, image_dir: Path, schema: str | PoseSchema | None = None) -> Document:
     """A document from a COCO keypoints file (no tags); crowd regions and empty annotations are skipped."""
     if schema is None:
-        cats = [c for c in read_json(path)["categories"] if isinstance(c, dict) and c.get("keypoints")]
-        if not cats:
-            raise AegroupError(f"{path}: field 'categories': no category lists 'keypoints'")
-        pose_schema = PoseSchema.from_coco_category(cats[0])
-        coco = load_coco(path, pose_schema, categories=[cats[0]["id"]])
+        category = first_keypoint_category(read_coco_json(path), path)
+        pose_schema = PoseSchema.from_coco_category(category)
+        coco = load_coco(path, pose_schema, categories=[category["id"]])
     else:
         pose_schema = load_schema(schema)
         coco = load_coco(path, pose_schema)
@@ -66,11 +64,7 @@ def open_coco(path: Path, image_dir: Path, schema: str | PoseSchema | None = Non
     images = []
     for image_id in coco.image_ids:
         info = coco.image_info(image_id)
-        anns = [
-            a
-            for a in coco.annotations(image_id)
-            if not a.get("iscrowd", 0) and any(v > 0 for v in (a.get("keypoints") or [])[2::3])
-        ]
+        anns = coco.labelled(image_id)
         ann = annotations_from_coco(anns, k) if anns else Annotations.empty(k, 0)
         images.append(ImageRecord(image_id, info["file_name"], int(info["width"]), int(info["height"]), ann))
     return _document(pose_schema, images, 0, image_dir, path)

@@ -14,9 +14,9 @@ import torch.distributed as dist
 from aegroup.errors import AegroupError
 from aegroup.loss import total_loss
 from aegroup.model import ModelOutput
-from aegroup.train.checkpoint import unwrap
-from aegroup.train.config import TrainConfig
-from aegroup.train.distributed import (
+from aegroup.training.checkpoint import unwrap
+from aegroup.training.config import TrainConfig
+from aegroup.training.distributed import (
     all_reduce_mean,
     detect_env,
     init_distributed,
@@ -24,9 +24,9 @@ from aegroup.train.distributed import (
     sync_buffers,
     training_device,
 )
-from aegroup.train.logs import TRAIN_LOG, VAL_LOG, RunLog, truncate_log
-from aegroup.train.session import BEST, LAST, Session, build_session, save
-from aegroup.train.validate import validate
+from aegroup.training.logs import TRAIN_LOG, VAL_LOG, RunLog, truncate_log
+from aegroup.training.session import BEST, LAST, Session, build_session, save
+from aegroup.training.validate import validate
 
 
 @dataclass(frozen=True)

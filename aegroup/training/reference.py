@@ -9,7 +9,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from aegroup.model.config import PRESETS, ModelConfig
-from aegroup.train.config import ModelSection, TrainConfig
+from aegroup.training.config import ModelSection, TrainConfig
 
 
 def _default(info: FieldInfo) -> str:

@@ -8,7 +8,7 @@ from functools import partial
 
 import torch
 
-from aegroup.train.config import OptimConfig
+from aegroup.training.config import OptimConfig
 
 
 def lr_factor(step: int, total_steps: int, cfg: OptimConfig) -> float:

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from aegroup.errors import AegroupError
 from aegroup.model import ModelConfig, build_model
 from aegroup.schema import PoseSchema
-from aegroup.train.checkpoint import (
+from aegroup.training.checkpoint import (
     capture_rng,
     find_checkpoint,
     load_checkpoint,
@@ -22,10 +22,10 @@ from aegroup.train.checkpoint import (
     save_checkpoint,
     unwrap,
 )
-from aegroup.train.config import TrainConfig, save_resolved
-from aegroup.train.distributed import DistEnv, ResumableSampler, on_main, wrap_model
-from aegroup.train.loaders import open_split, train_loader, val_loader
-from aegroup.train.optim import build_optimizer
+from aegroup.training.config import TrainConfig, save_resolved
+from aegroup.training.distributed import DistEnv, ResumableSampler, on_main, wrap_model
+from aegroup.training.loaders import open_split, train_loader, val_loader
+from aegroup.training.optim import build_optimizer
 
 LAST = "last"
 BEST = "best"

@@ -13,7 +13,7 @@ import torch.distributed as dist
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from aegroup.errors import AegroupError
-from aegroup.train.checkpoint import pick_device
+from aegroup.training.checkpoint import pick_device
 
 
 @dataclass(frozen=True)

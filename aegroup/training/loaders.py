@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from aegroup.data.collate import collate
 from aegroup.data.dataset import CocoPoseDataset
 from aegroup.schema import PoseSchema
-from aegroup.train.config import SplitConfig, TrainConfig
-from aegroup.train.distributed import DistEnv, ResumableSampler, shard_indices
+from aegroup.training.config import SplitConfig, TrainConfig
+from aegroup.training.distributed import DistEnv, ResumableSampler, shard_indices
 
 
 @contextmanager

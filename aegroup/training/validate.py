@@ -12,7 +12,7 @@ from aegroup.decode import DecodeConfig, decode_batch, to_image
 from aegroup.eval import evaluate
 from aegroup.io.results import instances_to_annotations
 from aegroup.schema import PoseSchema
-from aegroup.train.distributed import DistEnv, broadcast_object, gather_objects
+from aegroup.training.distributed import DistEnv, broadcast_object, gather_objects
 
 METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
 
