@@ -1,18 +1,30 @@
 # Two set-up commands: `make demo` and `make test`. Each creates and fills .venv when needed.
+#
+# torch is installed first, as `pip install $(PIP_ARGS) $(TORCH)` from pip's configured indexes, or from
+# TORCH_INDEX alone when it is set. From PyPI, torch on Linux is the CUDA build (several GB with its
+# nvidia-* wheels); on macOS and Windows it is the CPU build. A CPU-only Linux machine takes the CPU build
+# from the PyTorch index:
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# and a machine with an older NVIDIA driver the build for its CUDA version, e.g.
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cu126
+# Change TORCH or TORCH_INDEX in an existing .venv by `make clean` first (or pip install by hand).
 PYTHON ?= python3
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+PIP_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip >/dev/null
-	# On a machine without an NVIDIA driver take the CPU build of torch, never a multi-GB CUDA wheel.
-	if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install "torch>=2.3"; \
-	else $(BIN)/pip install "torch==2.13.0"; fi
-	$(BIN)/pip install -e ".[gui,dev,formats]"
+	$(BIN)/pip install $(PIP_ARGS) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+	$(BIN)/pip install $(PIP_ARGS) -e ".[gui,dev,formats]"
 	# Compile decoding's numba kernels once now (~10 s) rather than inside the first decode.
 	$(BIN)/python -c "from aegroup.decode import warm_up; from aegroup.schema import load_schema; warm_up(load_schema('coco17'))"
 	touch $(STAMP)
@@ -23,8 +35,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
+# The architecture contracts (pyproject.toml [tool.importlinter], docs/architecture.md), lint and format.
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

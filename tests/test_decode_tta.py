@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -131,4 +128,3 @@ def test_merge_scales_averages_heatmaps_and_concatenates_tags() -> None:
     close(merged_tags, torch.cat([tags, up_tags], dim=2))
     with pytest.raises(AegroupError, match="multi-scale"):
         merge_scales([heat], [], (8, 8))
-
