@@ -22,7 +22,7 @@ def noisy_results(
     refine_prob: float = 0.05,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """A results-file dict (docs/architecture.md) that looks like `aegroup predict` output for `coco`.
+    """A results-file dict (`aegroup.io.results`) that looks like `aegroup predict` output for `coco`.
 
     Instance i of an image gets tags near a random centre; each joint's tag is that centre plus Gaussian
     noise. With `swap_prob` a joint is exchanged with the same joint of another instance (a grouping

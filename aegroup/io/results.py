@@ -1,8 +1,18 @@
 """The aegroup results file: COCO keypoint results plus per-joint tags and optional grouping candidates.
 
-Format (docs/architecture.md): `{"format": "aegroup-results", "version": 1, "schema": {...}, "images": [...],
-"annotations": [...], "candidates": [...]}`. `annotations` alone is a plain COCO results list; coordinates
-are image pixels. Torch-free so that the GUI can read it.
+Written by `aegroup predict`, read by `aegroup evaluate`, `aegroup export` and the labeller. A JSON object::
+
+    {"format": "aegroup-results", "version": 1,
+     "schema": { PoseSchema fields },
+     "images": [{"id": 1, "file_name": "a.png", "width": 640, "height": 480}],
+     "annotations": [{"image_id": 1, "category_id": 1, "keypoints": [x, y, s, ...3K], "score": 0.9,
+                      "tags": [[t0, ...D], ...K]}],
+     "candidates": [{"image_id": 1, "joint": [k...], "xy": [[x, y]...], "score": [...], "tag": [[...D]...]}]}
+
+`annotations` alone is a plain COCO results list (pycocotools `loadRes` reads it): `score` is the
+instance's, the third value of each keypoint triple the joint's. Coordinates are image pixels.
+`candidates` is optional (present with `--candidates`, default on) and lets a consumer re-group without
+the network through `aegroup.decode.group_candidates`. Torch-free so that the labeller can read it.
 """
 
 from __future__ import annotations
