@@ -1,12 +1,13 @@
 # Two set-up commands: `make demo` and `make test`. Each creates and fills .venv when needed.
 #
-# torch is installed first, as `pip install $(PIP_ARGS) $(TORCH)` from pip's configured indexes, or from
-# TORCH_INDEX alone when it is set. From PyPI, torch on Linux is the CUDA build (several GB with its
-# nvidia-* wheels); on macOS and Windows it is the CPU build. A CPU-only Linux machine takes the CPU build
-# from the PyTorch index:
+# torch is installed first, as `pip install $(PIP_ARGS) $(TORCH)` from pip's configured indexes, with
+# TORCH_INDEX in place of PyPI when it is set. From PyPI, torch on Linux is the CUDA build (several GB
+# with its nvidia-* wheels); on macOS and Windows it is the CPU build. A CPU-only Linux machine takes the
+# CPU build from the PyTorch index:
 #   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
-# and a machine with an older NVIDIA driver the build for its CUDA version, e.g.
-#   make test TORCH_INDEX=https://download.pytorch.org/whl/cu126
+# and a machine whose NVIDIA driver is too old for PyPI's build the one for its CUDA version (the versions
+# pytorch.org lists for this torch), e.g.
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cu128
 # Change TORCH or TORCH_INDEX in an existing .venv by `make clean` first (or pip install by hand).
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
