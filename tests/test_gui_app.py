@@ -252,8 +252,8 @@ def test_help_lists_every_shortcut() -> None:
 
     text = help_html()
     assert all(s.label.split("…")[0].replace("&", "&amp;") in text for s in SHORTCUTS)
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert markdown_table() in readme, "README shortcut table is out of date: paste markdown_table()"
+    page = (Path(__file__).resolve().parents[1] / "docs" / "labelling.md").read_text(encoding="utf-8")
+    assert markdown_table() in page, "docs/labelling.md shortcut table is out of date: paste markdown_table()"
 
 
 def test_label_cli_help_and_errors(cli, tmp_path: Path) -> None:
