@@ -117,7 +117,7 @@ def track_poses(
     tracker = get_tracker(method)
     name = method if isinstance(method, str) else type(method).__name__
     if not isinstance(params, TrackParams):
-        params = make_params(tracker, source, **dict(params or {}))
+        params = make_params(tracker, f"method '{name}'", **dict(params or {}))
     frames: list[Frame] = []
     doubts: list[np.ndarray] = []
     track_names: list[str] = []

@@ -35,12 +35,22 @@ def predict(memory: TrackMemory, time: int, damping: float) -> np.ndarray:
     return memory.last_xy + velocity * reach(steps, damping)[..., None]
 
 
+def centroid(xy: np.ndarray) -> np.ndarray:
+    """(N, 2) mean of the present joints of (N, K, 2) poses (NaN = absent); NaN for a pose without any."""
+    present = ~np.isnan(xy[..., :1])
+    count = present.sum(axis=1)
+    total = np.where(present, xy, 0.0).sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def body_size(xy: np.ndarray) -> np.ndarray:
     """(N,) twice the root-mean-square distance of the present joints of (N, K, 2) poses from their
     centroid (rotation-invariant; 0 for one joint, NaN for none)."""
-    with np.errstate(invalid="ignore"):
-        centred = xy - np.nanmean(xy, axis=1, keepdims=True)
-        return 2.0 * np.sqrt(np.nanmean((centred**2).sum(axis=2), axis=1))
+    square = ((xy - centroid(xy)[:, None]) ** 2).sum(axis=2)
+    present = ~np.isnan(square)
+    count = present.sum(axis=1)
+    mean = np.where(present, square, 0.0).sum(axis=1) / np.maximum(count, 1)
+    return np.where(count > 0, 2.0 * np.sqrt(mean), np.nan)
 
 
 def pose_distance(xy: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -51,11 +61,8 @@ def pose_distance(xy: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     count = shared.sum(axis=2)
     mean = np.where(shared, per_joint, 0.0).sum(axis=2) / np.maximum(count, 1)
     if (count == 0).any():
-        with np.errstate(invalid="ignore"):
-            centroid = np.linalg.norm(
-                np.nanmean(xy, axis=1)[:, None] - np.nanmean(predicted, axis=1)[None], axis=2
-            )
-        mean = np.where(count > 0, mean, centroid)
+        apart = np.linalg.norm(centroid(xy)[:, None] - centroid(predicted)[None], axis=2)
+        mean = np.where(count > 0, mean, apart)
     return mean
 
 

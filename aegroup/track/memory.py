@@ -19,8 +19,10 @@ def mean_tags(tags: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 def boxes(xy: np.ndarray) -> np.ndarray:
     """(N, 4) x0, y0, x1, y1 around the present joints of (N, K, 2) positions (NaN = absent)."""
-    with np.errstate(invalid="ignore"):
-        return np.concatenate([np.nanmin(xy, axis=1), np.nanmax(xy, axis=1)], axis=1)
+    present = ~np.isnan(xy)
+    lo = np.where(present, xy, np.inf).min(axis=1)
+    hi = np.where(present, xy, -np.inf).max(axis=1)
+    return np.where(present[..., :1].any(axis=1), np.concatenate([lo, hi], axis=1), np.nan)
 
 
 @dataclass
