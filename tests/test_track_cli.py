@@ -99,6 +99,22 @@ def test_several_videos_out_of_order(cli, tmp_path: Path, monkeypatch: pytest.Mo
     assert same_tracks(written, replace(a, frames=a.frames + b_apart.frames))
 
 
+def test_sparse_frames_get_a_note(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every 8th frame of a video with the default window of 5: tracks end between frames, and it says so."""
+    poses = scene(animals=2, frames=80)
+    sparse = replace(poses, frames=poses.frames[::8])
+    monkeypatch.setattr("aegroup.io.formats.load_poses", lambda *args, **kwargs: sparse)
+    result = cli("track", tmp_path / "in.slp", "--out", tmp_path / "out.json")
+    assert result.code == 0, result.err
+    assert "20 tracks" in result.out
+    assert result.out.strip().endswith(
+        "frames of video 0 (synthetic.mp4) are 8 apart, more than --window 5: tracks end between them "
+        "(raise --window or set --max-tracks)"
+    )
+    wider = cli("track", tmp_path / "in.slp", "--out", tmp_path / "out.json", "--window", "8")
+    assert wider.code == 0 and "2 tracks" in wider.out and "apart" not in wider.out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

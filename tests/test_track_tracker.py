@@ -8,10 +8,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import real_data_root
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aegroup.errors import AegroupError
+from aegroup.io.formats import FORMATS, load_poses
 from aegroup.io.poses import Frame, PoseSet, VideoRef
 from aegroup.schema import load_schema
 from aegroup.track import (
@@ -380,3 +382,17 @@ def test_instance_order_never_changes_the_partition(
         for f, d in zip(result.poses.frames, result.doubt, strict=True):
             assert len(set(f.track.tolist())) == f.num_instances
             assert ((d >= 0) & (d <= 1)).all()
+
+
+@pytest.mark.skipif("slp" not in FORMATS, reason="this tree has no .slp reader yet (aegroup.io.formats)")
+def test_real_fly_clip_shuffled_has_no_switch() -> None:
+    """The people-labelled 2-fly clip, track ids removed and order shuffled: both trackers recover it."""
+    path = real_data_root() / "sleap" / "clip.slp"
+    if not path.is_file():
+        pytest.skip(f"real test data not found at {path} (set AEGROUP_TEST_DATA to the shared data folder)")
+    truth = load_poses(path)
+    poses, orders = shuffled(truth, seed=0)
+    for method in ("motion", "iou"):
+        tracked = track_poses(poses, method)
+        scores = evaluate_tracking(truth_of(truth, orders), tracked.poses)
+        assert (tracked.num_tracks, scores.switches, scores.idf1) == (2, 0, 1.0)

@@ -75,10 +75,10 @@ def track(
         raise AegroupError(f"{source}: no instances to track")
     tracked = track_poses(poses, tracker, params, source=str(source))
     save_poses(tracked.poses, out, to=to, frames_dir=frames_dir)
-    typer.echo(summary(tracked, out, params.max_tracks))
+    typer.echo(summary(tracked, out, params.max_tracks, params.window))
 
 
-def summary(tracked: Tracked, out: Path, max_tracks: int | None) -> str:
+def summary(tracked: Tracked, out: Path, max_tracks: int | None, window: int) -> str:
     """The one line `aegroup track` prints: frames, instances, tracks, dropped, and what it had to fix."""
     poses = tracked.poses
     line = (
@@ -91,4 +91,9 @@ def summary(tracked: Tracked, out: Path, max_tracks: int | None) -> str:
         line += f"; {len(tracked.sequences)} videos tracked separately"
     if tracked.reordered:
         line += f"; frames out of order in {', '.join(tracked.reordered)}: sorted by frame number"
+    for name, step in tracked.sparse.items():
+        line += (
+            f"; frames of {name} are {step:g} apart, more than --window {window}: tracks end between them"
+            " (raise --window or set --max-tracks)"
+        )
     return line

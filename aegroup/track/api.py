@@ -26,6 +26,11 @@ class VideoFrames:
     times: list[int]
     reordered: bool
 
+    @property
+    def step(self) -> float:
+        """Median distance in frame numbers between consecutive frames (0 for one frame)."""
+        return float(np.median(np.diff(self.times))) if len(self.times) > 1 else 0.0
+
 
 @dataclass
 class Tracked:
@@ -34,7 +39,9 @@ class Tracked:
     `poses` has frames in frame order per video, at most `max_tracks` instances each, and new tracks
     `track_0`, `track_1`, ... (distinct across videos); `doubt` per output frame (N,) float64 in [0, 1]
     (NaN for an untracked instance); `dropped` instances removed beyond `max_tracks`; `sequences` the
-    videos (or image series) tracked separately; `reordered` names those whose frames were out of order.
+    videos (or image series) tracked separately; `reordered` names those whose frames were out of order;
+    `sparse` those whose frames are typically further apart than the window (median step), so that tracks
+    end between them unless `max_tracks` is set.
     """
 
     poses: PoseSet
@@ -42,6 +49,7 @@ class Tracked:
     dropped: int
     sequences: list[str]
     reordered: list[str]
+    sparse: dict[str, float]
 
     @property
     def num_tracks(self) -> int:
@@ -144,4 +152,5 @@ def track_poses(
         dropped,
         [s.name for s in sequences],
         [s.name for s in sequences if s.reordered],
+        {s.name: s.step for s in sequences if params.max_tracks is None and s.step > params.window},
     )

@@ -31,7 +31,7 @@ def predict(memory: TrackMemory, time: int, damping: float) -> np.ndarray:
     total = np.where(known[..., None], velocity, 0.0).sum(axis=1)
     body = np.where(count > 0, total / np.maximum(count, 1), 0.0)
     velocity = np.where(known[..., None], velocity, body[:, None, :])
-    steps = np.nan_to_num(time - memory.last_t)
+    steps = time - memory.last_t  # NaN for joints never seen, whose prediction stays NaN
     return memory.last_xy + velocity * reach(steps, damping)[..., None]
 
 
@@ -87,7 +87,7 @@ def motion_cost(
     predicted pose in units of the track's body size (at least `min_size` pixels), plus `tag_weight` times
     the distance between mean tags."""
     predicted = predict(memory, time, damping)
-    size = np.fmax(np.nan_to_num(body_size(predicted)), min_size)
+    size = np.fmax(body_size(predicted), min_size)  # fmax: a NaN size gives min_size
     cost = pose_distance(xy, predicted) / size[None]
     if tags is not None and tag_weight > 0:
         cost = cost + tag_weight * tag_distance(tags, memory.tag)

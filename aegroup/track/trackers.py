@@ -62,9 +62,8 @@ class IouParams(TrackParams):
 def motion_costs(frames: Sequence[TrackFrame], params: TrackParams) -> PairCost:
     """The `motion` pair cost for one video; body sizes are floored at half the video's median body size."""
     assert isinstance(params, MotionParams)
-    sizes = np.concatenate(
-        [body_size(np.where(f.keypoints[..., 2:] > 0, f.keypoints[..., :2], np.nan)) for f in frames]
-    )
+    keypoints = np.concatenate([f.keypoints for f in frames])
+    sizes = body_size(np.where(keypoints[..., 2:] > 0, keypoints[..., :2], np.nan))
     sizes = sizes[sizes > 0]  # one joint has no size; NaN (no joint) fails the test too
     min_size = 0.5 * float(np.median(sizes)) if sizes.size else 1.0
 
