@@ -9,6 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from aegroup.track.assign import assign_with_doubt
+from aegroup.track.costs import centroid
 from aegroup.track.memory import TrackMemory, mean_tags
 from aegroup.track.types import TrackFrame, TrackParams, TrackResult
 
@@ -65,7 +66,11 @@ def link_frames(frames: Sequence[TrackFrame], params: TrackParams, make_cost: Co
             raise ValueError(f"frame {frame.time}: {frame.num_instances} instances > max_tracks; cull first")
         present = frame.keypoints[..., 2] > 0
         xy = np.where(present[..., None], frame.keypoints[..., :2], np.nan)
+        # Instances with a joint, left to right: ties in the assignment then never depend on the order
+        # the file lists instances in, and new tracks are numbered left to right.
         rows = np.flatnonzero(present.any(axis=1))
+        middle = centroid(xy[rows])
+        rows = rows[np.lexsort((middle[:, 1], middle[:, 0]))]
         tags = None if frame.tags is None else mean_tags(frame.tags, present)[rows]
         cost = pair_cost(memory, xy[rows], tags, frame.time)
         matrix, option = options(cost, memory, frame.time, params)
@@ -73,7 +78,7 @@ def link_frames(frames: Sequence[TrackFrame], params: TrackParams, make_cost: Co
         track = np.full(frame.num_instances, -1, np.int64)
         doubt = np.full(frame.num_instances, np.nan)
         doubt[rows] = assignment.doubt
-        existing = memory.num_tracks  # new tracks get the next ids, in instance order
+        existing = memory.num_tracks  # new tracks get the next ids
         for r, (i, column) in enumerate(zip(rows, assignment.column, strict=True)):
             tag = None if tags is None else tags[r]
             if column < existing:
