@@ -396,3 +396,21 @@ def test_real_fly_clip_shuffled_has_no_switch() -> None:
         tracked = track_poses(poses, method)
         scores = evaluate_tracking(truth_of(truth, orders), tracked.poses)
         assert (tracked.num_tracks, scores.switches, scores.idf1) == (2, 0, 1.0)
+
+
+def test_the_documented_plugin_example_tracks() -> None:
+    """The tracker written out in docs/tracking.md ("Writing your own tracker") runs as printed."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "tracking.md").read_text()
+    section = text.split("## Writing your own tracker", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/tracking.md", "exec"), namespace)
+    t = np.arange(30.0)
+    lanes = np.stack([np.stack([50 + 5 * t, np.full(30, y)], axis=1) for y in (100.0, 250.0, 400.0)])
+    truth = animal_poses(SCHEMA, lanes, seed=0)  # three animals in lanes, far apart
+    poses, orders = shuffled(truth, seed=0)
+    tracked = track_poses(poses, namespace["nearest"])  # type: ignore[arg-type]
+    assert tracked.num_tracks == 3
+    assert same_partition(labels(tracked.poses, orders), [f.track for f in truth.frames])
