@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from track_scenes import animal_poses, wandering_paths
 
 from aegroup.io.formats import FORMATS, load_poses, save_poses
 from aegroup.io.poses import PoseSet
 from aegroup.schema import load_schema
-from aegroup.track.synthetic import animal_poses, wandering_paths
 
 SCHEMA = load_schema("coco17")
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import real_data_root
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from track_scenes import animal_poses, wandering_paths
 
 from aegroup.errors import AegroupError
 from aegroup.io.formats import FORMATS, load_poses
@@ -26,7 +27,6 @@ from aegroup.track import (
 )
 from aegroup.track import trackers as registry
 from aegroup.track.metrics import evaluate_tracking
-from aegroup.track.synthetic import animal_poses, wandering_paths
 
 SCHEMA = load_schema("coco17")
 

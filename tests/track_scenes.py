@@ -1,5 +1,5 @@
-"""Synthetic video poses with known identities: any schema's skeleton shape moving along given or random
-smooth paths, heading where it goes. For tests and for trying a tracker without a labelled video."""
+"""Synthetic video poses with known identities for the tracking tests: any schema's skeleton shape (from
+`aegroup.synth`) moving along given or random smooth paths, heading where it goes."""
 
 from __future__ import annotations
 
