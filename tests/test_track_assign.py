@@ -154,3 +154,38 @@ def test_iou_cost_matches_boxes() -> None:
     memory.start(np.array([[0.0, 0.0], [10.0, 10.0]]), 0, None)
     xy = np.array([[[5.0, 5.0], [15.0, 15.0]], [[20.0, 20.0], [30.0, 30.0]]])
     np.testing.assert_allclose(iou_cost(memory, xy)[:, 0], [1.0 - 25.0 / 175.0, 1.0])
+
+
+def two_tracks_seen_at(time: int) -> TrackMemory:
+    """A memory holding two tracks last seen at `time`."""
+    memory = TrackMemory.empty(1, 0)
+    for x in (0.0, 100.0):
+        memory.start(np.array([[x, 0.0]]), time, None)
+    return memory
+
+
+def best_columns(cost: np.ndarray, time: int, **params: object) -> list[int]:
+    """The columns the linker's options give the rows of `cost` (tracks seen at frame 0, now `time`)."""
+    from aegroup.track.linker import options
+    from aegroup.track.types import TrackParams
+
+    matrix, option = options(cost, two_tracks_seen_at(0), time, TrackParams.model_validate(params))
+    return [int(option[c]) for c in assign_with_doubt(matrix, option, 1.0).column]
+
+
+def test_gate_and_window_decide_new_tracks() -> None:
+    cost = np.array([[0.3, 2.0], [3.0, 0.8]])
+    assert best_columns(cost, 1) == [0, 1]
+    assert best_columns(cost, 6) == [2, 2]  # both tracks beyond a window of 5: new tracks
+    assert best_columns(np.array([[0.3, 2.0], [3.0, 1.2]]), 1) == [0, 2]  # beyond the gate: new track
+
+
+def test_max_tracks_forces_past_the_gate() -> None:
+    # a fits track 0; b is far from both tracks: with two tracks for two animals, b must be track 1.
+    assert best_columns(np.array([[0.1, 30.0], [20.0, 31.0]]), 1, max_tracks=2) == [0, 1]
+    # One forced link to a track 50 body sizes away costs more than two links just past the gate.
+    assert best_columns(np.array([[0.9, 1.5], [1.2, 50.0]]), 1, max_tracks=2) == [1, 0]
+    # Tracks never end under max_tracks: the window does not matter.
+    assert best_columns(np.array([[0.3, 2.0], [3.0, 0.8]]), 60, max_tracks=2) == [0, 1]
+    # A third track may start while fewer than max_tracks exist.
+    assert best_columns(np.array([[0.1, 30.0], [20.0, 31.0]]), 1, max_tracks=3) == [0, 2]

@@ -293,6 +293,8 @@ def test_registry_and_params() -> None:
         track_poses(wandering(2, frames=3), params={"window": 0})
     with pytest.raises(AegroupError, match=r"method 'motion': field 'nonsense'"):
         track_poses(wandering(2, frames=3), params={"nonsense": 1})
+    tracked = track_poses(wandering(2, frames=3), "motion", TrackParams(max_tracks=1))
+    assert tracked.dropped == 3 and tracked.num_tracks == 1
     with pytest.raises(AegroupError, match=r"method 'iou': field 'tag_weight'"):
         track_poses(wandering(2, frames=3), "iou", {"tag_weight": 1})
 

@@ -121,11 +121,18 @@ def track_poses(
     params: TrackParams | Mapping[str, Any] | None = None,
     source: str = "poses",
 ) -> Tracked:
-    """Track every video of a `PoseSet` separately and return the tracked set (existing tracks replaced)."""
+    """Track every video of a `PoseSet` separately and return the tracked set (existing tracks replaced).
+
+    `params` is the tracker's `Params`, or a mapping (or other params) of the values to set.
+    """
     tracker = get_tracker(method)
     name = method if isinstance(method, str) else type(method).__name__
-    if not isinstance(params, TrackParams):
-        params = make_params(tracker, f"method '{name}'", **dict(params or {}))
+    if not isinstance(params, tracker.Params):
+        # A mapping, or another tracker's params: what was set carries over, checked by this tracker's model.
+        values = (
+            params.model_dump(exclude_unset=True) if isinstance(params, TrackParams) else dict(params or {})
+        )
+        params = make_params(tracker, f"method '{name}'", **values)
     frames: list[Frame] = []
     doubts: list[np.ndarray] = []
     track_names: list[str] = []

@@ -35,8 +35,8 @@ def options(
     Without `max_tracks`, an instance may join a track seen within the last `window` frames at a cost up
     to `max_cost`, or start a new track at `max_cost`. With `max_tracks`, tracks never end and new ones
     start only while fewer than `max_tracks` exist; an instance beyond the gate of every free track then
-    joins one anyway at a penalty larger than any set of gated links, so that as many instances as
-    possible follow their gated match and the rest take the free tracks at least total cost.
+    joins one anyway at its cost plus a penalty above the gated links and new tracks of the whole frame
+    together: one more forced link must save more than that in forced costs to be chosen.
     """
     n, t = cost.shape
     gate = params.max_cost
