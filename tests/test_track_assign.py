@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from aegroup.track.assign import assign_with_doubt, solve
+from aegroup.track.assign import assign_with_doubt, doubt_of_choice, solve
 from aegroup.track.costs import body_size, iou_cost, motion_cost, predict, reach
 from aegroup.track.memory import TrackMemory
 
@@ -44,6 +44,23 @@ def test_assignment_and_doubt_match_enumeration(seed: int) -> None:
         margin = min(others) - best_total if others else math.inf
         expected = 0.0 if math.isinf(margin) else min(max(1.0 - margin / unit, 0.0), 1.0)
         assert result.doubt[i] == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_doubt_of_a_given_choice_matches_enumeration(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    n, tracks = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    linked = rng.uniform(0, 1.2, (n, tracks))
+    linked[rng.random(linked.shape) < 0.3] = np.inf
+    cost = np.concatenate([linked, np.full((n, n), 0.7)], axis=1)
+    option = np.concatenate([np.arange(tracks), np.full(n, tracks)])
+    chosen = rng.integers(0, tracks + 1, n)  # any choice, possible or not, best or not
+    every = enumerate_assignments(cost)
+    for i, doubt in enumerate(doubt_of_choice(cost, option, chosen, 0.7)):
+        on = min((t for t, cols in every if option[cols[i]] == chosen[i]), default=math.inf)
+        off = min((t for t, cols in every if option[cols[i]] != chosen[i]), default=math.inf)
+        expected = 1.0 if math.isinf(on) else min(max(1.0 - (off - on) / 0.7, 0.0), 1.0)
+        assert doubt == pytest.approx(expected, abs=1e-9)
 
 
 def test_solve_reports_infeasible() -> None:

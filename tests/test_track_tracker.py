@@ -23,6 +23,7 @@ from aegroup.track import (
     TrackResult,
     available_trackers,
     get_tracker,
+    track_doubt,
     track_poses,
 )
 from aegroup.track import trackers as registry
@@ -416,3 +417,41 @@ def test_the_documented_plugin_example_tracks() -> None:
     tracked = track_poses(poses, namespace["nearest"])  # type: ignore[arg-type]
     assert tracked.num_tracks == 3
     assert same_partition(labels(tracked.poses, orders), [f.track for f in truth.frames])
+
+
+@pytest.mark.parametrize("method", ["motion", "iou"])
+@pytest.mark.parametrize("max_tracks", [None, 2, 3])
+def test_doubt_of_given_tracks_replays_the_tracker(method: str, max_tracks: int | None) -> None:
+    """Scoring the tracker's own answer gives back the doubts it reported, NaN for NaN."""
+    truth = without(wandering(3, seed=1), animal=1, frames=range(20, 30))
+    tracked = track_poses(shuffled(truth, seed=0)[0], method, {"max_tracks": max_tracks})
+    replayed = track_doubt(tracked.poses, method, {"max_tracks": max_tracks})
+    for again, first in zip(replayed, tracked.doubt, strict=True):
+        np.testing.assert_allclose(again, first, atol=1e-12)
+
+
+def test_a_wrong_swap_is_flagged_where_it_happens() -> None:
+    tracked = track_poses(shuffled(crossing(90), seed=0)[0])
+    swapped = [replace(f, track=1 - f.track) if i >= 30 else f for i, f in enumerate(tracked.poses.frames)]
+    doubt = [d.max() for d in track_doubt(replace(tracked.poses, frames=swapped))]
+    assert doubt[30] == 1.0
+    assert max(doubt[:30]) < 0.2 and max(doubt[32:]) < 0.2  # after the swap the tracks go on as given
+
+
+def test_doubt_of_given_tracks_checks_its_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    truth = wandering(2, frames=5)
+    frames = list(truth.frames)
+    frames[3] = replace(frames[3], track=np.array([1, 1]))
+    with pytest.raises(
+        AegroupError, match=r"in\.slp: frame 3: field 'track': one track given to two instances"
+    ):
+        track_doubt(replace(truth, frames=frames), source="in.slp")
+    images = replace(
+        truth, frames=[replace(f, video=None, frame_index=None, file_name="x.png") for f in truth]
+    )
+    assert [len(d) for d in track_doubt(images)] == [2] * 5
+    monkeypatch.setattr(
+        registry, "plugin_trackers", lambda: {"by_order": fake_entry_point("by_order", ByOrder())}
+    )
+    with pytest.raises(AegroupError, match="method 'by_order': can track but not score given tracks"):
+        track_doubt(truth, "by_order")

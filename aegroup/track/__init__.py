@@ -1,6 +1,6 @@
 """Tracking: link the instances of video frames into identities (numpy + scipy; no torch, no Qt)."""
 
-from aegroup.track.api import Tracked, track_poses
+from aegroup.track.api import Tracked, track_doubt, track_poses
 from aegroup.track.trackers import (
     TRACKERS,
     IouParams,
@@ -24,5 +24,6 @@ __all__ = [
     "available_trackers",
     "get_tracker",
     "make_params",
+    "track_doubt",
     "track_poses",
 ]

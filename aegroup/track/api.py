@@ -12,7 +12,7 @@ import numpy as np
 
 from aegroup.errors import AegroupError
 from aegroup.io.poses import Frame, PoseSet
-from aegroup.track.trackers import Tracker, get_tracker, make_params
+from aegroup.track.trackers import FrameLinker, Tracker, get_tracker, make_params
 from aegroup.track.types import TrackFrame, TrackParams, TrackResult
 
 
@@ -115,6 +115,21 @@ def check_result(result: TrackResult, frames: Sequence[TrackFrame], params: Trac
             raise AegroupError(f"{where}: track id outside 0..max_tracks-1")
 
 
+def resolve(
+    method: str | Tracker, params: TrackParams | Mapping[str, Any] | None
+) -> tuple[Tracker, str, TrackParams]:
+    """The tracker, its name for messages, and its `Params` from a mapping or another tracker's params
+    (what was set carries over, checked by this tracker's model)."""
+    tracker = get_tracker(method)
+    name = method if isinstance(method, str) else type(method).__name__
+    if not isinstance(params, tracker.Params):
+        values = (
+            params.model_dump(exclude_unset=True) if isinstance(params, TrackParams) else dict(params or {})
+        )
+        params = make_params(tracker, f"method '{name}'", **values)
+    return tracker, name, params
+
+
 def track_poses(
     poses: PoseSet,
     method: str | Tracker = "motion",
@@ -125,14 +140,7 @@ def track_poses(
 
     `params` is the tracker's `Params`, or a mapping (or other params) of the values to set.
     """
-    tracker = get_tracker(method)
-    name = method if isinstance(method, str) else type(method).__name__
-    if not isinstance(params, tracker.Params):
-        # A mapping, or another tracker's params: what was set carries over, checked by this tracker's model.
-        values = (
-            params.model_dump(exclude_unset=True) if isinstance(params, TrackParams) else dict(params or {})
-        )
-        params = make_params(tracker, f"method '{name}'", **values)
+    tracker, name, params = resolve(method, params)
     frames: list[Frame] = []
     doubts: list[np.ndarray] = []
     track_names: list[str] = []
@@ -161,3 +169,35 @@ def track_poses(
         [s.name for s in sequences if s.reordered],
         {s.name: s.step for s in sequences if params.max_tracks is None and s.step > params.window},
     )
+
+
+def track_doubt(
+    poses: PoseSet,
+    method: str | Tracker = "motion",
+    params: TrackParams | Mapping[str, Any] | None = None,
+    source: str = "poses",
+) -> list[np.ndarray]:
+    """Doubt of the tracks a `PoseSet` already has (from another tool, or edited by hand), one (N,) array
+    per frame of `poses.frames`, in its order: each video is replayed following its tracks, and an
+    instance's doubt is how close another track (or a new one) comes to the one it has (docs/tracking.md).
+    A link the tracker would refuse, or a worse one than an alternative, has doubt 1; NaN: untracked."""
+    tracker, name, params = resolve(method, params)
+    if not isinstance(tracker, FrameLinker):
+        raise AegroupError(f"method '{name}': can track but not score given tracks (use a built-in)")
+    out: list[np.ndarray] = [np.zeros(0)] * len(poses.frames)
+    for seq in split_sequences(poses, source):
+        frames = [poses.frames[i] for i in seq.frames]
+        for f in frames:
+            ids = f.track[f.track >= 0]
+            if len(np.unique(ids)) != len(ids):
+                raise AegroupError(f"{source}: frame {f.id}: field 'track': one track given to two instances")
+            if params.max_tracks is not None and f.num_instances > params.max_tracks:
+                raise AegroupError(
+                    f"{source}: frame {f.id}: {f.num_instances} instances, more than max_tracks"
+                )
+        inputs = [TrackFrame(t, f.keypoints, f.tags) for t, f in zip(seq.times, frames, strict=True)]
+        for i, doubt in zip(
+            seq.frames, tracker.doubt(inputs, [f.track for f in frames], params), strict=True
+        ):
+            out[i] = doubt
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,19 @@ def solve(cost: np.ndarray) -> tuple[np.ndarray, float] | None:
     return column, float(cost[rows, cols].sum())
 
 
+def best_total(cost: np.ndarray, row: int, allowed: np.ndarray) -> float:
+    """The least total of an assignment in which `row` takes only the `allowed` (m,) columns; inf if none."""
+    restricted = cost.copy()
+    restricted[row, ~allowed] = np.inf
+    found = solve(restricted)
+    return math.inf if found is None else found[1]
+
+
+def doubt_of(margin: float, unit: float) -> float:
+    """1 - margin / unit clipped to [0, 1] (inf margin: 0; -inf: 1)."""
+    return float(np.clip(1.0 - margin / unit, 0.0, 1.0))
+
+
 def assign_with_doubt(cost: np.ndarray, option: np.ndarray, unit: float) -> Assignment:
     """The best assignment of an (n, m) cost and each row's doubt.
 
@@ -47,11 +61,20 @@ def assign_with_doubt(cost: np.ndarray, option: np.ndarray, unit: float) -> Assi
     if best is None:
         raise ValueError("assignment: every assignment uses a forbidden entry")
     column, total = best
-    doubt = np.zeros(cost.shape[0])
-    for i, col in enumerate(column):
-        other = cost.copy()
-        other[i, option == option[col]] = np.inf
-        alternative = solve(other)
-        if alternative is not None:
-            doubt[i] = np.clip(1.0 - (alternative[1] - total) / unit, 0.0, 1.0)
-    return Assignment(column, total, doubt)
+    doubt = [doubt_of(best_total(cost, i, option != option[c]) - total, unit) for i, c in enumerate(column)]
+    return Assignment(column, total, np.array(doubt))
+
+
+def doubt_of_choice(cost: np.ndarray, option: np.ndarray, chosen: np.ndarray, unit: float) -> np.ndarray:
+    """Each row's doubt about a given choice (row i takes option `chosen[i]`), the others free.
+
+    Row i's margin is the least total with row i off its chosen option minus the least total with it on;
+    for the best assignment's choices this is `assign_with_doubt`'s margin. A choice worse than another
+    (negative margin) or impossible gets doubt 1.
+    """
+    doubt = np.empty(cost.shape[0])
+    for i, label in enumerate(chosen):
+        on = best_total(cost, i, option == label)
+        off = best_total(cost, i, option != label)
+        doubt[i] = 1.0 if math.isinf(on) else doubt_of(off - on, unit)
+    return doubt

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError
 
 from aegroup.errors import AegroupError, validation_message
 from aegroup.track.costs import body_size, iou_cost, motion_cost
-from aegroup.track.linker import CostFactory, PairCost, link_frames
+from aegroup.track.linker import CostFactory, PairCost, link_frames, replay_frames
 from aegroup.track.memory import TrackMemory
 from aegroup.track.types import TrackFrame, TrackParams, TrackResult
 
@@ -96,6 +96,12 @@ class FrameLinker:
     def __call__(self, frames: Sequence[TrackFrame], params: Any) -> TrackResult:
         """Track ids and doubts, one array of each per frame."""
         return link_frames(frames, params, self.make_cost)
+
+    def doubt(
+        self, frames: Sequence[TrackFrame], tracks: Sequence[np.ndarray], params: Any
+    ) -> list[np.ndarray]:
+        """Per frame (N,) doubt of the given track ids (see `replay_frames`)."""
+        return replay_frames(frames, tracks, params, self.make_cost)
 
 
 TRACKERS: dict[str, Tracker] = {
