@@ -79,6 +79,8 @@ def test_options_reach_the_tracker(cli, tmp_path: Path) -> None:
         result = cli("track", source, "--out", tmp_path / "out.json", *extra)
         assert result.code == 0, result.err
         assert "2 tracks" in result.out
+    capped = cli("track", source, "--out", tmp_path / "out.json", "--param", "max_tracks=1")
+    assert "1 track, 10 instances dropped" in capped.out
 
 
 def test_several_videos_out_of_order(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,9 +63,11 @@ def track(
     from aegroup.track import get_tracker, track_poses
 
     tracker = get_tracker(method)
-    values = {**parse_params(param), "max_tracks": max_tracks, "window": window, "max_cost": max_cost}
+    values = parse_params(param)
+    flags = {"max_tracks": max_tracks, "window": window, "max_cost": max_cost}
+    values.update({k: v for k, v in flags.items() if v is not None})
     try:
-        params = tracker.Params.model_validate({k: v for k, v in values.items() if v is not None})
+        params = tracker.Params.model_validate(values)
     except ValidationError as err:
         first = err.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else ""
@@ -73,17 +75,22 @@ def track(
     poses = load_poses(source, schema=schema)
     if poses.num_instances == 0:
         raise AegroupError(f"{source}: no instances to track")
-    tracked = track_poses(poses, tracker, params, source=str(source))
+    tracked = track_poses(poses, method, params, source=str(source))
     save_poses(tracked.poses, out, to=to, frames_dir=frames_dir)
     typer.echo(summary(tracked, out, params.max_tracks, params.window))
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 track`, `2 tracks`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def summary(tracked: Tracked, out: Path, max_tracks: int | None, window: int) -> str:
     """The one line `aegroup track` prints: frames, instances, tracks, dropped, and what it had to fix."""
     poses = tracked.poses
     line = (
-        f"wrote {out}: {len(poses)} frames, {poses.num_instances} instances, {tracked.num_tracks} tracks, "
-        f"{tracked.dropped} instances dropped"
+        f"wrote {out}: {counted(len(poses), 'frame')}, {counted(poses.num_instances, 'instance')}, "
+        f"{counted(tracked.num_tracks, 'track')}, {counted(tracked.dropped, 'instance')} dropped"
     )
     if tracked.dropped:
         line += f" (frames with more than --max-tracks {max_tracks}: kept the best by score)"
