@@ -79,6 +79,10 @@ def test_options_reach_the_tracker(cli, tmp_path: Path) -> None:
         result = cli("track", source, "--out", tmp_path / "out.json", *extra)
         assert result.code == 0, result.err
         assert "2 tracks" in result.out
+    named = cli("track", source, "--out", tmp_path / "out.json", "--schema", "coco17")
+    assert named.code == 0 and "2 tracks" in named.out
+    unknown = cli("track", source, "--out", tmp_path / "out.json", "--schema", "nope")
+    assert unknown.code == 2 and "unknown schema 'nope'" in unknown.err
     capped = cli("track", source, "--out", tmp_path / "out.json", "--param", "max_tracks=1")
     assert "1 track, 10 instances dropped" in capped.out
 
