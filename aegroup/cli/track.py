@@ -40,7 +40,7 @@ def track(
         help="Number of animals: never more tracks; extra instances per frame are dropped.",
     ),
     window: int | None = typer.Option(
-        None, "--window", help="Frames a lost track waits for its animal before it ends (default 5)."
+        None, "--window", help="A track last seen in frame s can be matched up to frame s + W (default 5)."
     ),
     method: str = typer.Option("motion", "--method", help="Tracker: motion, iou, or an installed plugin."),
     max_cost: float | None = typer.Option(

@@ -53,7 +53,7 @@ class TrackParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window: int = Field(
-        5, ge=1, description="Frames a track waits, unmatched, for its animal before it ends (gaps count)."
+        5, ge=1, description="A track last seen in frame s can be matched up to frame s + window."
     )
     max_tracks: int | None = Field(
         None, ge=1, description="Fixed number of animals: never more track ids than this (None: no limit)."
