@@ -15,6 +15,7 @@ from aegroup.cli import export as export_cli
 from aegroup.cli import predict as predict_cli
 from aegroup.cli import schema as schema_cli
 from aegroup.cli import synth as synth_cli
+from aegroup.cli import track as track_cli
 from aegroup.cli import train as train_cli
 from aegroup.errors import AegroupError
 
@@ -33,6 +34,7 @@ app.command("export")(export_cli.export)
 app.command("evaluate")(evaluate_cli.evaluate)
 app.command("predict")(predict_cli.predict)
 app.command("train")(train_cli.train)
+app.command("track")(track_cli.track)
 
 
 COMMANDS_GROUP = "aegroup.commands"
