@@ -189,3 +189,64 @@ class PoseSet:
             if not np.isfinite(f.keypoints[vis > 0, :2]).all():
                 raise AegroupError(f"{where}: field 'keypoints' has a labelled joint without finite x, y")
         return self
+
+
+def prefer_user_instances(poses: PoseSet) -> PoseSet:
+    """A copy in which each frame keeps its user instances when it has any, else its predictions.
+
+    This is what formats without a user/predicted distinction (DeepLabCut, YOLO) are given: SLEAP keeps a
+    prediction beside the user instance corrected from it, and writing both would label one animal twice.
+    """
+    frames = [f if not f.user.any() or f.user.all() else f.select(f.user) for f in poses.frames]
+    return replace(poses, frames=frames)
+
+
+BOX_PAD = 0.1
+"""Padding of a box drawn around an instance's labelled joints, as a fraction of its longer side."""
+BOX_MIN_PAD = 4.0
+"""Least padding of such a box, in pixels (one joint alone still gets a box)."""
+
+
+def instance_box(keypoints: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
+    """x, y, width, height around one (K, 3) instance's labelled joints, padded and clipped to the image.
+
+    The pad is `BOX_PAD` of the joints' longer extent, at least `BOX_MIN_PAD` pixels, on every side: joints
+    lie inside an animal, and a box drawn by a person covers the whole body.
+    """
+    xy = keypoints[keypoints[:, 2] > 0, :2]
+    if xy.size == 0:
+        return 0.0, 0.0, 0.0, 0.0
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    pad = max(BOX_PAD * float((hi - lo).max()), BOX_MIN_PAD)
+    x0, y0 = max(lo[0] - pad, 0.0), max(lo[1] - pad, 0.0)
+    x1, y1 = min(hi[0] + pad, float(width)), min(hi[1] + pad, float(height))
+    return float(x0), float(y0), float(max(x1 - x0, 0.0)), float(max(y1 - y0, 0.0))
+
+
+def repoint_videos(videos: list[VideoRef], video: Path | None, source: str | Path) -> list[VideoRef]:
+    """The videos with `--video` put in place of the stored path: of the only video, or of the only one
+    whose stored path does not exist; anything else is a one-line error naming `source`."""
+    if video is None:
+        return videos
+    if not videos:
+        raise AegroupError(f"{source}: --video given, but the file refers to no video")
+    missing = [i for i, ref in enumerate(videos) if not Path(ref.path).is_file()]
+    if len(videos) == 1:
+        index = 0
+    elif len(missing) == 1:
+        index = missing[0]
+    else:
+        raise AegroupError(
+            f"{source}: --video is ambiguous: the file refers to {len(videos)} videos, "
+            f"{len(missing)} of them missing ({', '.join(videos[i].path for i in missing) or 'none'})"
+        )
+    if not video.is_file():
+        raise AegroupError(f"{video}: --video: file not found")
+    out = list(videos)
+    out[index] = replace(out[index], path=str(video))
+    return out
+
+
+def stored_path(path: str, folder: Path) -> str:
+    """A path as a file stores it, resolved against the file's folder when relative."""
+    return path if Path(path).is_absolute() else str(folder / path)

@@ -26,7 +26,10 @@ def is_video(path: str | Path) -> bool:
 
 
 class VideoReader:
-    """Frames of one video as (H, W, 3) uint8 RGB arrays; `frames`, `width`, `height`, `fps` known on open."""
+    """Frames of one video as (H, W, 3) uint8 RGB arrays; `frames`, `width`, `height`, `fps` known on open.
+
+    Reading frames in increasing order decodes each frame once; a jump seeks to the nearest keyframe.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -35,14 +38,17 @@ class VideoReader:
         av = require("av", "reading videos")
         container, stream = self._open()
         try:
-            pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+            packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
         except av.FFmpegError as err:
             raise AegroupError(f"{self.path}: cannot decode video ({err})") from None
         finally:
             container.close()
-        if not pts:
+        if not packets:
             raise AegroupError(f"{self.path}: video has no frames")
-        self._pts = np.asarray(pts, dtype=np.int64)
+        packets.sort()
+        self._pts = np.asarray([pts for pts, _ in packets], dtype=np.int64)
+        # Frame i starts a group of pictures: reaching frame j > i costs fewer decodes by seeking to i.
+        self._keyframe = np.asarray([key for _, key in packets], dtype=bool)
         self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate else 0.0
@@ -77,8 +83,13 @@ class VideoReader:
         try:
             if self._container is None:
                 self._container = self._open()[0]
-            if index != self._next or self._frames is None:
-                # Seek to the keyframe at or before the target, then decode forward to it.
+            if (
+                self._frames is None
+                or not self._next <= index
+                or self._keyframe[self._next + 1 : index + 1].any()
+            ):
+                # Seek to the keyframe at or before the target, then decode forward to it (a short step
+                # forward within the current group of pictures decodes on instead).
                 stream = self._container.streams.video[0]
                 self._container.seek(target, stream=stream, backward=True, any_frame=False)
                 self._frames = self._container.decode(stream)

@@ -1,0 +1,266 @@
+"""SLEAP labels files (.slp) to and from a `PoseSet`, through sleap-io (extra `formats`).
+
+Kept both ways: the skeleton (nodes, edges, symmetries as flip pairs), user instances and predicted
+instances (instance score and point scores), tracks by name, and the videos frames belong to.
+SLEAP's point flags map to COCO visibility: visible -> 2; placed but marked not visible -> 1 (the point
+keeps its coordinates); NaN -> 0. Frames of an image-sequence video become image frames.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from aegroup.errors import AegroupError, validation_message
+from aegroup.io.poses import ABSENT, OCCLUDED, VISIBLE, Frame, PoseSet, VideoRef, repoint_videos, stored_path
+from aegroup.optional import require
+from aegroup.schema import PoseSchema, infer_flip_pairs
+
+
+def load_labels(path: Path) -> Any:
+    """The sleap-io `Labels` of a .slp file (videos not opened); unreadable files are one-line errors."""
+    sio = require("sleap_io", "reading SLEAP files")
+    if not path.is_file():
+        raise AegroupError(f"{path}: file not found")
+    try:
+        return sio.load_slp(str(path), open_videos=False)
+    except Exception as err:  # h5py, sleap-io and json raise many kinds for a damaged file
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise AegroupError(f"{path}: not a readable SLEAP file (truncated or corrupt? {first})") from None
+
+
+def _unique_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: set[frozenset[str]] = set()
+    out = []
+    for a, b in pairs:
+        key = frozenset((a, b))
+        if a != b and key not in seen:
+            seen.add(key)
+            out.append((a, b))
+    return out
+
+
+def schema_from_skeleton(skeleton: Any, source: str | Path = "SLEAP skeleton") -> PoseSchema:
+    """A `PoseSchema` from a sleap-io `Skeleton`: nodes, edges, and symmetries as flip pairs (inferred
+    from left/right names when the skeleton stores none)."""
+    joints = [str(n) for n in skeleton.node_names]
+    edges = _unique_pairs([(str(a), str(b)) for a, b in skeleton.edge_names])
+    stored = _unique_pairs([(str(a), str(b)) for a, b in skeleton.symmetry_names])
+    flips: list[tuple[str, str]] = []
+    paired: set[str] = set()
+    for a, b in stored:  # a node in two stored symmetries keeps the first (a schema pairs a joint once)
+        if a not in paired and b not in paired:
+            flips.append((a, b))
+            paired.update((a, b))
+    try:
+        return PoseSchema(
+            name=str(skeleton.name or "skeleton"),
+            joints=joints,
+            edges=edges,
+            flip_pairs=flips if stored else infer_flip_pairs(joints),
+        )
+    except ValidationError as err:
+        raise AegroupError(validation_message(source, err)) from None
+
+
+def read_schema(path: Path) -> PoseSchema:
+    """The skeleton of a .slp file as a `PoseSchema` (its first skeleton)."""
+    labels = load_labels(path)
+    if not labels.skeletons:
+        raise AegroupError(f"{path}: field 'skeletons': the file has no skeleton")
+    return schema_from_skeleton(labels.skeletons[0], path)
+
+
+def _joint_order(
+    file_schema: PoseSchema, schema: PoseSchema | None, path: Path
+) -> tuple[PoseSchema, list[int]]:
+    if schema is None:
+        return file_schema, list(range(file_schema.num_joints))
+    if sorted(schema.joints) != sorted(file_schema.joints):
+        raise AegroupError(
+            f"{path}: field 'skeleton': nodes {file_schema.joints} differ from schema '{schema.name}' "
+            f"joints {schema.joints}"
+        )
+    return schema, [file_schema.joints.index(j) for j in schema.joints]
+
+
+def _video_size(ref: VideoRef, video: Any, path: Path) -> VideoRef:
+    """The video with its width, height and frame count: stored in the .slp, else read from the file."""
+    shape = video.backend_metadata.get("shape")
+    if shape is not None and len(shape) == 4:
+        return VideoRef(ref.path, width=int(shape[2]), height=int(shape[1]), frames=int(shape[0]))
+    from aegroup.io.video import VideoReader
+
+    if not Path(ref.path).is_file():
+        raise AegroupError(
+            f"{ref.path}: video of {path.name} not found and its frame size is not stored "
+            "(give the video's path with --video)"
+        )
+    reader = VideoReader(ref.path)
+    return VideoRef(ref.path, width=reader.width, height=reader.height, frames=reader.frames)
+
+
+def _media_path(video: Any, path: Path) -> str:
+    """A video's stored path, resolved as SLEAP does: as stored, else relative to the .slp's folder,
+    else the same file name beside the .slp."""
+    stored = str(video.backend_metadata.get("filename") or video.filename)
+    for candidate in (Path(stored), path.parent / stored, path.parent / Path(stored).name):
+        if candidate.is_file():
+            return str(candidate)
+    return stored_path(stored, path.parent)
+
+
+def _point_visibility(points: Any) -> np.ndarray:
+    finite = np.isfinite(points["xy"]).all(axis=1)
+    return np.where(finite & points["visible"], VISIBLE, np.where(finite, OCCLUDED, ABSENT))
+
+
+def read_poses(path: Path, *, schema: PoseSchema | None, video: Path | None) -> PoseSet:
+    """A .slp file as a `PoseSet` (see the module docstring); `video` re-points a moved video."""
+    labels = load_labels(path)
+    if not labels.skeletons:
+        raise AegroupError(f"{path}: field 'skeletons': the file has no skeleton")
+    skeleton = labels.skeletons[0]
+    schema, order = _joint_order(schema_from_skeleton(skeleton, path), schema, path)
+    k = schema.num_joints
+    image_lists: dict[int, list[str]] = {}
+    media: dict[int, int] = {}
+    refs: list[VideoRef] = []
+    for i, vid in enumerate(labels.videos):
+        if isinstance(vid.filename, list):
+            image_lists[i] = [str(p) for p in vid.filename]
+        else:
+            media[i] = len(refs)
+            refs.append(VideoRef(_media_path(vid, path)))
+    refs = repoint_videos(refs, video, path)
+    sized: dict[int, VideoRef] = {}
+    track_index = {id(t): i for i, t in enumerate(labels.tracks)}
+    video_index = {id(vid): i for i, vid in enumerate(labels.videos)}
+    frames = []
+    for n, lf in enumerate(labels.labeled_frames):
+        v = video_index[id(lf.video)]
+        rows = []
+        for inst in lf.instances:
+            if inst.skeleton is not skeleton:
+                raise AegroupError(
+                    f"{path}: frame {lf.frame_idx}: field 'skeleton': instances of a second skeleton"
+                )
+            pts = inst.points
+            predicted = "score" in (pts.dtype.names or ())
+            rows.append(
+                (
+                    np.column_stack([pts["xy"], _point_visibility(pts)])[order],
+                    pts["score"][order] if predicted else np.full(k, np.nan),
+                    float(inst.score) if predicted and inst.score is not None else np.nan,
+                    track_index.get(id(inst.track), -1),
+                    not predicted,
+                )
+            )
+        common: dict[str, Any]
+        if v in image_lists:
+            from PIL import Image
+
+            file_name = image_lists[v][lf.frame_idx]
+            with Image.open(path.parent / file_name) as image:
+                width, height = image.size
+            common = {"file_name": file_name}
+        else:
+            ref = sized.get(v) or sized.setdefault(v, _video_size(refs[media[v]], labels.videos[v], path))
+            width, height = int(ref.width or 0), int(ref.height or 0)
+            common = {"video": media[v], "frame_index": int(lf.frame_idx)}
+        frames.append(
+            Frame.build(
+                n + 1,
+                width,
+                height,
+                np.array([r[0] for r in rows]).reshape(-1, k, 3),
+                scores=[r[1] for r in rows],
+                instance_score=[r[2] for r in rows],
+                track=[r[3] for r in rows],
+                user=[r[4] for r in rows],
+                **common,
+            )
+        )
+    videos = [sized.get(v, refs[i]) for v, i in media.items()]
+    tracks = [str(t.name) for t in labels.tracks]
+    return PoseSet(schema, frames, tracks=tracks, videos=videos, image_dir=path.parent)
+
+
+def _skeleton(sio: Any, schema: PoseSchema) -> Any:
+    return sio.Skeleton(
+        nodes=list(schema.joints),
+        edges=[list(e) for e in schema.edges],
+        symmetries=[list(p) for p in schema.flip_pairs],
+        name=schema.name,
+    )
+
+
+def _instance(sio: Any, skeleton: Any, frame: Frame, n: int, track: Any) -> Any:
+    kp = frame.keypoints[n]
+    v = kp[:, 2]
+    # Occluded joints keep their place and are marked not visible, as SLEAP's GUI does.
+    points = np.column_stack([kp[:, 0], kp[:, 1], v == VISIBLE, v > ABSENT])
+    if frame.user[n]:
+        return sio.Instance.from_numpy(points, skeleton=skeleton, track=track)
+    score = float(frame.instance_score[n])
+    return sio.PredictedInstance.from_numpy(
+        points, skeleton=skeleton, point_scores=frame.scores[n], score=score, track=track
+    )
+
+
+def write_poses(poses: PoseSet, path: Path, *, frames_dir: Path | None) -> Path:
+    """Write a `PoseSet` as a .slp file (atomically); image frames become one image-sequence video."""
+    del frames_dir  # a .slp refers to videos and images where they are
+    sio = require("sleap_io", "writing SLEAP files")
+    skeleton = _skeleton(sio, poses.schema)
+    tracks = [sio.Track(name=name) for name in poses.tracks]
+    videos = [
+        sio.Video(
+            filename=ref.path,
+            backend_metadata={"filename": ref.path}
+            | (
+                {"shape": [ref.frames, ref.height, ref.width, 3]}
+                if ref.frames and ref.width and ref.height
+                else {}
+            ),
+            open_backend=False,
+        )
+        for ref in poses.videos
+    ]
+    images = [f for f in poses.frames if f.video is None]
+    if images:
+        from aegroup.io.frames import image_file
+
+        image_video = sio.Video(
+            filename=[str(image_file(poses, f).resolve()) for f in images], open_backend=False
+        )
+        videos.append(image_video)
+    image_index = {f.id: i for i, f in enumerate(images)}
+    labeled = []
+    for f in poses.frames:
+        instances = [
+            _instance(sio, skeleton, f, n, tracks[f.track[n]] if f.track[n] >= 0 else None)
+            for n in range(f.num_instances)
+        ]
+        if f.video is not None:
+            lf = sio.LabeledFrame(
+                video=videos[f.video], frame_idx=int(f.frame_index or 0), instances=instances
+            )
+        else:
+            lf = sio.LabeledFrame(video=image_video, frame_idx=image_index[f.id], instances=instances)
+        labeled.append(lf)
+    labels = sio.Labels(labeled_frames=labeled, videos=videos, skeletons=[skeleton], tracks=tracks)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".slp", dir=path.parent)
+    os.close(fd)
+    try:
+        sio.save_slp(labels, tmp, embed=False, verbose=False)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
