@@ -494,13 +494,15 @@ def image_names(poses: PoseSet) -> dict[int, tuple[str, str]]:
     """Frame id -> (labeled-data folder, image name): video frames as DeepLabCut names extracted frames
     (img<frame>.png, zero-padded to the video's frame count), image files by their own name."""
     stems = video_stems(poses)
+    last = [ref.frames - 1 if ref.frames else 0 for ref in poses.videos]
+    for f in poses.frames:
+        if f.video is not None and f.frame_index is not None and not poses.videos[f.video].frames:
+            last[f.video] = max(last[f.video], f.frame_index)
     out: dict[int, tuple[str, str]] = {}
     taken: set[tuple[str, str]] = set()
     for f in poses.frames:
         if f.video is not None and f.frame_index is not None:
-            count = poses.videos[f.video].frames or f.frame_index + 1
-            digits = max(len(str(max(count - 1, 0))), 1)
-            folder, name = stems[f.video], f"img{f.frame_index:0{digits}d}.png"
+            folder, name = stems[f.video], f"img{f.frame_index:0{len(str(last[f.video]))}d}.png"
         else:
             assert f.file_name is not None
             parts = Path(f.file_name).parts

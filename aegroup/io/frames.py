@@ -83,17 +83,17 @@ def video_stems(poses: PoseSet) -> list[str]:
 
 
 def write_frame_files(poses: PoseSet, folder: Path, names: dict[int, str], copy_images: bool) -> None:
-    """Put the image of every frame (by id) at folder/names[id]: video frames decoded to PNG; image files
-    hard-linked or copied when `copy_images` (else left where they are)."""
-    for frame, pixels in video_frame_pixels(poses, [f for f in poses.frames if f.id in names]):
+    """Put the image of every frame (by id) at folder/names[id]: frames without an image file decoded
+    from their video to PNG; image files hard-linked or copied when `copy_images` (else left alone)."""
+    wanted = [f for f in poses.frames if f.id in names]
+    for frame, pixels in video_frame_pixels(poses, [f for f in wanted if f.file_name is None]):
         target = folder / names[frame.id]
         target.parent.mkdir(parents=True, exist_ok=True)
         save_png(pixels, target)
-    if not copy_images:
-        return
-    for frame in poses.frames:
-        if frame.video is None and frame.id in names:
-            link_or_copy(image_file(poses, frame), folder / names[frame.id])
+    if copy_images:
+        for frame in wanted:
+            if frame.file_name is not None:
+                link_or_copy(image_file(poses, frame), folder / names[frame.id])
 
 
 def link_or_copy(source: Path, target: Path) -> None:

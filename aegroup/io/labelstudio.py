@@ -258,9 +258,9 @@ def _regions(poses: PoseSet, frame: Frame, user: bool) -> list[dict[str, Any]]:
     common = {"to_name": "image", "original_width": w, "original_height": h, "image_rotation": 0}
     for n in np.flatnonzero(frame.user == user):
         kp = frame.keypoints[n]
-        x, y, bw, bh = instance_box(kp, w, h)
-        if bw <= 0 or bh <= 0:
+        if not (kp[:, 2] > 0).any():
             continue
+        x, y, bw, bh = instance_box(kp, w, h)
         box_id = f"f{frame.id}i{n}"
         label = poses.tracks[frame.track[n]] if frame.track[n] >= 0 else poses.schema.name
         box: dict[str, Any] = {

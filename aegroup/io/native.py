@@ -109,8 +109,7 @@ def poses_to_results(poses: PoseSet, root: Path) -> ResultsFile:
             if f.user[n]:
                 ann["user"] = True
             annotations.append(ann)
-    results = build_results(poses.schema, images, annotations)
-    return results.model_copy(update={"tracks": list(poses.tracks) or None})
+    return build_results(poses.schema, images, annotations, tracks=list(poses.tracks) or None)
 
 
 def write_results(poses: PoseSet, path: Path, *, frames_dir: Path | None) -> Path:

@@ -208,7 +208,8 @@ BOX_MIN_PAD = 4.0
 
 
 def instance_box(keypoints: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
-    """x, y, width, height around one (K, 3) instance's labelled joints, padded and clipped to the image.
+    """x, y, width, height around one (K, 3) instance's labelled joints, padded and clipped to the image
+    (zeros when none is labelled).
 
     The pad is `BOX_PAD` of the joints' longer extent, at least `BOX_MIN_PAD` pixels, on every side: joints
     lie inside an animal, and a box drawn by a person covers the whole body.
@@ -218,9 +219,11 @@ def instance_box(keypoints: np.ndarray, width: int, height: int) -> tuple[float,
         return 0.0, 0.0, 0.0, 0.0
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     pad = max(BOX_PAD * float((hi - lo).max()), BOX_MIN_PAD)
-    x0, y0 = max(lo[0] - pad, 0.0), max(lo[1] - pad, 0.0)
-    x1, y1 = min(hi[0] + pad, float(width)), min(hi[1] + pad, float(height))
-    return float(x0), float(y0), float(max(x1 - x0, 0.0)), float(max(y1 - y0, 0.0))
+    lo, hi = lo - pad, hi + pad
+    clipped_lo, clipped_hi = np.maximum(lo, 0.0), np.minimum(hi, (float(width), float(height)))
+    if (clipped_hi > clipped_lo).all():  # joints all outside the image keep their unclipped box
+        lo, hi = clipped_lo, clipped_hi
+    return float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])
 
 
 def repoint_videos(videos: list[VideoRef], video: Path | None, source: str | Path) -> list[VideoRef]:

@@ -227,6 +227,7 @@ def build_results(
     images: Sequence[dict[str, Any]],
     annotations: Sequence[dict[str, Any]],
     candidates: Sequence[dict[str, Any]] | None = None,
+    tracks: Sequence[str] | None = None,
 ) -> ResultsFile:
     """Assemble and validate a `ResultsFile` from plain dicts (as produced by the helpers above)."""
     try:
@@ -236,6 +237,7 @@ def build_results(
                 "images": list(images),
                 "annotations": list(annotations),
                 "candidates": None if candidates is None else list(candidates),
+                "tracks": None if tracks is None else list(tracks),
             }
         )
     except ValidationError as err:

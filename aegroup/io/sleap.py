@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from aegroup.errors import AegroupError, validation_message
+from aegroup.io.frames import image_file
 from aegroup.io.poses import ABSENT, OCCLUDED, VISIBLE, Frame, PoseSet, VideoRef, repoint_videos, stored_path
 from aegroup.optional import require
 from aegroup.schema import PoseSchema, infer_flip_pairs
@@ -204,13 +205,13 @@ def _instance(sio: Any, skeleton: Any, frame: Frame, n: int, track: Any) -> Any:
     kp = frame.keypoints[n]
     v = kp[:, 2]
     # Occluded joints keep their place and are marked not visible, as SLEAP's GUI does.
-    points = np.column_stack([kp[:, 0], kp[:, 1], v == VISIBLE, v > ABSENT])
+    visible, placed = v == VISIBLE, v > ABSENT
     if frame.user[n]:
+        points = np.column_stack([kp[:, 0], kp[:, 1], visible, placed])
         return sio.Instance.from_numpy(points, skeleton=skeleton, track=track)
+    points = np.column_stack([kp[:, 0], kp[:, 1], frame.scores[n], visible, placed])
     score = float(frame.instance_score[n])
-    return sio.PredictedInstance.from_numpy(
-        points, skeleton=skeleton, point_scores=frame.scores[n], score=score, track=track
-    )
+    return sio.PredictedInstance.from_numpy(points, skeleton=skeleton, score=score, track=track)
 
 
 def write_poses(poses: PoseSet, path: Path, *, frames_dir: Path | None) -> Path:
@@ -234,11 +235,12 @@ def write_poses(poses: PoseSet, path: Path, *, frames_dir: Path | None) -> Path:
     ]
     images = [f for f in poses.frames if f.video is None]
     if images:
-        from aegroup.io.frames import image_file
-
-        image_video = sio.Video(
-            filename=[str(image_file(poses, f).resolve()) for f in images], open_backend=False
-        )
+        files = [str(image_file(poses, f).resolve()) for f in images]
+        # The backend stays closed: its metadata is what an open image-sequence backend would record.
+        meta = {"type": "ImageVideo", "filename": files[0], "filenames": files}
+        meta.update(shape=[len(files), images[0].height, images[0].width, 3], height_=images[0].height)
+        meta.update(width_=images[0].width, channels_=3)
+        image_video = sio.Video(filename=files, backend_metadata=meta, open_backend=False)
         videos.append(image_video)
     image_index = {f.id: i for i, f in enumerate(images)}
     labeled = []

@@ -190,9 +190,9 @@ def label_lines(frame: Frame) -> list[str]:
     """The label lines of one frame (instances without a labelled joint have no box and are left out)."""
     lines = []
     for kp in frame.keypoints:
-        x, y, w, h = instance_box(kp, frame.width, frame.height)
-        if w <= 0 or h <= 0:
+        if not (kp[:, 2] > 0).any():
             continue
+        x, y, w, h = instance_box(kp, frame.width, frame.height)
         box = ((x + w / 2) / frame.width, (y + h / 2) / frame.height, w / frame.width, h / frame.height)
         values = ["0", *(_num(v) for v in box)]
         for px, py, v in kp:
