@@ -1,4 +1,4 @@
-"""Synthetic `PoseSet`s for the format tests, and a comparison that says what differs."""
+"""Synthetic `PoseSet`s and a tiny numbered video for the io tests; a comparison saying what differs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import yaml
 
 from aegroup.io.formats import load_poses
-from aegroup.io.poses import ABSENT, OCCLUDED, VISIBLE, Frame, PoseSet
+from aegroup.io.poses import ABSENT, OCCLUDED, VISIBLE, Frame, PoseSet, VideoRef
 from aegroup.schema import PoseSchema
 from aegroup.synth import synthesize
 
@@ -120,3 +120,61 @@ def assert_same_poses(
             np.testing.assert_allclose(
                 fa.scores[oa][present], fb.scores[ob][present], atol=1e-9, equal_nan=True
             )
+
+
+W, H, FRAMES, BITS = 64, 48, 40, 8
+"""A tiny video: each frame shows its number as 8 black/white 8 x 8 blocks along the top row."""
+
+
+def frame_pixels(i: int) -> np.ndarray:
+    """(H, W, 3) uint8 RGB frame number i: bit b of i sets block b of the top row white."""
+    pixels = np.full((H, W, 3), 64, np.uint8)
+    for b in range(BITS):
+        if i >> b & 1:
+            pixels[0:8, 8 * b : 8 * b + 8] = 255
+        else:
+            pixels[0:8, 8 * b : 8 * b + 8] = 0
+    pixels[16:, :, 1] = (4 * i) % 256  # something that changes, so frames differ beyond the code
+    return pixels
+
+
+def frame_number(pixels: np.ndarray) -> int:
+    """The number a decoded frame shows (blocks read by their mean brightness, robust to compression)."""
+    means = [pixels[1:7, 8 * b + 1 : 8 * b + 7].mean() for b in range(BITS)]
+    return sum(1 << b for b, m in enumerate(means) if m > 128)
+
+
+def encode(path: Path, codec: str, gop: int, options: dict[str, str] | None = None) -> Path:
+    """Write the numbered test video with a PyAV encoder; a keyframe at least every `gop` frames."""
+    import av
+
+    with av.open(str(path), "w", options=options or {}) as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.gop_size = gop
+        for i in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(frame_pixels(i), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+LABELLED = [3, 4, 5, 12, 25, 26]
+"""Frames of the test video that `video_poses` labels."""
+
+
+def video_poses(folder: Path) -> PoseSet:
+    """A PoseSet on the numbered test video (written to folder/clip.mp4): two tracked instances per frame,
+    their first joint at (frame number, frame number + 0.25) so that a frame's labels identify it."""
+    video = encode(folder / "clip.mp4", "libx264", gop=10)
+    schema = critter()
+    rng = np.random.default_rng(2)
+    frames = []
+    for n, i in enumerate(LABELLED):
+        kp = np.column_stack([rng.uniform(0, W, (16, 2)).round(3), np.full(16, VISIBLE)]).reshape(2, 8, 3)
+        kp[0, 0] = (i, i + 0.25, VISIBLE)
+        kp[1, 2 + n % 5] = (np.nan, np.nan, ABSENT)
+        frames.append(Frame.build(n + 1, W, H, kp, track=[0, 1], video=0, frame_index=i))
+    return PoseSet(schema, frames, tracks=["female", "male"], videos=[VideoRef(str(video), W, H, FRAMES)])
