@@ -168,6 +168,7 @@ LABELLED = [3, 4, 5, 12, 25, 26]
 def video_poses(folder: Path) -> PoseSet:
     """A PoseSet on the numbered test video (written to folder/clip.mp4): two tracked instances per frame,
     their first joint at (frame number, frame number + 0.25) so that a frame's labels identify it."""
+    folder.mkdir(parents=True, exist_ok=True)
     video = encode(folder / "clip.mp4", "libx264", gop=10)
     schema = critter()
     rng = np.random.default_rng(2)

@@ -191,3 +191,27 @@ def test_property_json_formats_round_trip(poses: PoseSet, tmp_path: Path) -> Non
                 ],
             )
         assert_same_poses(poses, back, tracks=tracks, **keeps)
+
+
+def test_reading_formats_imports_no_optional_or_heavy_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import aegroup.io.formats, aegroup.cli.convert\n"
+        "heavy = [m for m in ('torch', 'sleap_io', 'av', 'pandas', 'tables') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_missing_extra_is_a_one_line_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sleap_io", None)  # what an uninstalled package looks like to import
+    (tmp_path / "x.slp").write_bytes(b"")
+    with pytest.raises(
+        AegroupError, match=r"reading SLEAP files needs sleap_io: pip install 'aegroup\[formats\]'"
+    ):
+        load_poses(tmp_path / "x.slp")
