@@ -114,3 +114,28 @@ def test_damaged_slp_files_are_one_line_errors(clip: Path, tmp_path: Path) -> No
         with pytest.raises(AegroupError, match="not a readable SLEAP file") as err:
             load_poses(path)
         assert "\n" not in str(err.value)
+
+
+def test_pkg_slp_with_embedded_frames(tmp_path: Path) -> None:
+    from PIL import Image
+    from posesets import frame_number, video_poses
+
+    poses = video_poses(tmp_path / "v")
+    labels = sio.load_slp(str(save_poses(poses, tmp_path / "labels.slp")))
+    pkg = tmp_path / "labels.pkg.slp"
+    sio.save_slp(labels, str(pkg), embed="user", verbose=False)
+    # With its source video found, a .pkg.slp reads as labels on that video.
+    assert load_poses(pkg).videos[0].dataset is None
+    Path(poses.videos[0].path).unlink()
+    embedded = load_poses(pkg)
+    assert embedded.videos[0].dataset is not None and embedded.videos[0].path == str(pkg)
+    assert [f.frame_index for f in embedded.frames] == [f.frame_index for f in poses.frames]
+    out = save_poses(embedded, tmp_path / "out" / "x.json")
+    back = load_poses(out)
+    for f in back.frames:  # each PNG is the embedded image of its frame
+        assert (
+            frame_number(np.asarray(Image.open(back.image_dir / f.file_name).convert("RGB"))) == f.frame_index
+        )
+    # Written again as .slp, the frames still point into the package.
+    again = load_poses(save_poses(embedded, tmp_path / "again.slp"))
+    assert again.videos[0].dataset == embedded.videos[0].dataset

@@ -52,17 +52,25 @@ def save_png(pixels: np.ndarray, path: Path) -> None:
 
 def video_frame_pixels(poses: PoseSet, frames: Sequence[Frame]) -> Iterator[tuple[Frame, np.ndarray]]:
     """(frame, (H, W, 3) uint8 RGB) for video frames, in (video, frame index) order."""
-    from aegroup.io.video import VideoReader
+    from aegroup.io.video import EmbeddedFrames, VideoReader
 
     todo = sorted((f for f in frames if f.video is not None), key=lambda f: (f.video, f.frame_index))
-    reader: VideoReader | None = None
+    reader: VideoReader | EmbeddedFrames | None = None
+    current = -1
     try:
         for frame in todo:
             assert frame.video is not None and frame.frame_index is not None
-            if reader is None or reader.path != video_file(poses, frame.video):
+            if frame.video != current:
                 if reader is not None:
                     reader.close()
-                reader = VideoReader(video_file(poses, frame.video))
+                ref = poses.videos[frame.video]
+                reader = (
+                    EmbeddedFrames(ref.path, ref.dataset)
+                    if ref.dataset is not None
+                    else VideoReader(video_file(poses, frame.video))
+                )
+                current = frame.video
+            assert reader is not None
             yield frame, reader.read(frame.frame_index)
     finally:
         if reader is not None:

@@ -27,12 +27,17 @@ NO_TRACK = -1
 
 @dataclass(frozen=True)
 class VideoRef:
-    """A video that frames refer to: its path as the source file stores it, and its size when known."""
+    """A video that frames refer to: its path as the source file stores it, and its size when known.
+
+    `dataset` names the HDF5 dataset of a file that holds the frames as encoded images (SLEAP .pkg.slp);
+    `path` is then that file, and frame indices are the source video's.
+    """
 
     path: str
     width: int | None = None
     height: int | None = None
     frames: int | None = None
+    dataset: str | None = None
 
 
 @dataclass
@@ -246,7 +251,7 @@ def repoint_videos(videos: list[VideoRef], video: Path | None, source: str | Pat
     if not video.is_file():
         raise AegroupError(f"{video}: --video: file not found")
     out = list(videos)
-    out[index] = replace(out[index], path=str(video))
+    out[index] = replace(out[index], path=str(video), dataset=None)
     return out
 
 

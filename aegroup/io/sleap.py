@@ -3,13 +3,17 @@
 Kept both ways: the skeleton (nodes, edges, symmetries as flip pairs), user instances and predicted
 instances (instance score and point scores), tracks by name, and the videos frames belong to.
 SLEAP's point flags map to COCO visibility: visible -> 2; placed but marked not visible -> 1 (the point
-keeps its coordinates); NaN -> 0. Frames of an image-sequence video become image frames.
+keeps its coordinates); NaN -> 0. Frames of an image-sequence video become image frames. A .pkg.slp's
+embedded frames are read through its source video when that is found, else from the embedded images
+(`VideoRef.dataset`). A video path that does not exist is looked for relative to the .slp's folder and
+beside it, as SLEAP does; `--video` replaces it.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from aegroup.errors import AegroupError, validation_message
+from aegroup.io.coco import open_image
 from aegroup.io.frames import image_file
 from aegroup.io.poses import ABSENT, OCCLUDED, VISIBLE, Frame, PoseSet, VideoRef, repoint_videos, stored_path
 from aegroup.optional import require
@@ -90,12 +95,37 @@ def _joint_order(
     return schema, [file_schema.joints.index(j) for j in schema.joints]
 
 
-def _video_size(ref: VideoRef, video: Any, path: Path) -> VideoRef:
-    """The video with its width, height and frame count: stored in the .slp, else read from the file."""
-    shape = video.backend_metadata.get("shape")
-    if shape is not None and len(shape) == 4:
-        return VideoRef(ref.path, width=int(shape[2]), height=int(shape[1]), frames=int(shape[0]))
-    from aegroup.io.video import VideoReader
+def _with_shape(ref: VideoRef, meta: dict[str, Any], frames: bool = True) -> VideoRef:
+    """The video with the width, height (and frame count) a stored shape [frames, height, width, channels]
+    gives, when stored."""
+    shape = meta.get("shape")
+    if shape is None or len(shape) != 4:
+        return ref
+    return replace(ref, width=int(shape[2]), height=int(shape[1]), frames=int(shape[0]) if frames else None)
+
+
+def _video_ref(video: Any, path: Path) -> VideoRef:
+    """Where a SLEAP video's frames are: its file, or for frames embedded in a .pkg.slp the source video
+    when it is found, else the embedded images."""
+    meta = video.backend_metadata
+    if meta.get("dataset"):
+        source = video.source_video
+        if source is not None and Path(_media_path(source, path)).is_file():
+            return _with_shape(VideoRef(_media_path(source, path)), source.backend_metadata)
+        holder = str(path) if meta.get("filename") in (None, ".") else _media_path(video, path)
+        return _with_shape(VideoRef(holder, dataset=str(meta["dataset"])), meta, frames=False)
+    return _with_shape(VideoRef(_media_path(video, path)), meta)
+
+
+def _probed(ref: VideoRef, path: Path) -> VideoRef:
+    """The video with its frame size read from the file (or embedded images) when the .slp stores none."""
+    if ref.width is not None and ref.height is not None:
+        return ref
+    from aegroup.io.video import EmbeddedFrames, VideoReader
+
+    if ref.dataset is not None:
+        embedded = EmbeddedFrames(ref.path, ref.dataset)
+        return replace(ref, width=embedded.width, height=embedded.height)
 
     if not Path(ref.path).is_file():
         raise AegroupError(
@@ -103,7 +133,7 @@ def _video_size(ref: VideoRef, video: Any, path: Path) -> VideoRef:
             "(give the video's path with --video)"
         )
     reader = VideoReader(ref.path)
-    return VideoRef(ref.path, width=reader.width, height=reader.height, frames=reader.frames)
+    return replace(ref, width=reader.width, height=reader.height, frames=reader.frames)
 
 
 def _media_path(video: Any, path: Path) -> str:
@@ -137,9 +167,8 @@ def read_poses(path: Path, *, schema: PoseSchema | None, video: Path | None) -> 
             image_lists[i] = [str(p) for p in vid.filename]
         else:
             media[i] = len(refs)
-            refs.append(VideoRef(_media_path(vid, path)))
+            refs.append(_video_ref(vid, path))
     refs = repoint_videos(refs, video, path)
-    sized: dict[int, VideoRef] = {}
     track_index = {id(t): i for i, t in enumerate(labels.tracks)}
     video_index = {id(vid): i for i, vid in enumerate(labels.videos)}
     frames = []
@@ -164,14 +193,12 @@ def read_poses(path: Path, *, schema: PoseSchema | None, video: Path | None) -> 
             )
         common: dict[str, Any]
         if v in image_lists:
-            from PIL import Image
-
             file_name = image_lists[v][lf.frame_idx]
-            with Image.open(path.parent / file_name) as image:
+            with open_image(path.parent / file_name, decode=False) as image:
                 width, height = image.size
             common = {"file_name": file_name}
         else:
-            ref = sized.get(v) or sized.setdefault(v, _video_size(refs[media[v]], labels.videos[v], path))
+            refs[media[v]] = ref = _probed(refs[media[v]], path)
             width, height = int(ref.width or 0), int(ref.height or 0)
             common = {"video": media[v], "frame_index": int(lf.frame_idx)}
         frames.append(
@@ -187,9 +214,8 @@ def read_poses(path: Path, *, schema: PoseSchema | None, video: Path | None) -> 
                 **common,
             )
         )
-    videos = [sized.get(v, refs[i]) for v, i in media.items()]
     tracks = [str(t.name) for t in labels.tracks]
-    return PoseSet(schema, frames, tracks=tracks, videos=videos, image_dir=path.parent)
+    return PoseSet(schema, frames, tracks=tracks, videos=refs, image_dir=path.parent)
 
 
 def _skeleton(sio: Any, schema: PoseSchema) -> Any:
@@ -214,25 +240,27 @@ def _instance(sio: Any, skeleton: Any, frame: Frame, n: int, track: Any) -> Any:
     return sio.PredictedInstance.from_numpy(points, skeleton=skeleton, score=score, track=track)
 
 
+def _video_meta(ref: VideoRef) -> dict[str, Any]:
+    """What an open sleap-io backend records about a video: its file (or embedded dataset) and shape."""
+    path = str(Path(ref.path).resolve())
+    meta: dict[str, Any] = {"filename": path}
+    if ref.dataset is not None:
+        meta.update(
+            type="HDF5Video", dataset=ref.dataset, input_format="channels_last", has_embedded_images=True
+        )
+    if ref.frames and ref.width and ref.height:
+        meta["shape"] = [ref.frames, ref.height, ref.width, 3]
+    return meta
+
+
 def write_poses(poses: PoseSet, path: Path, *, frames_dir: Path | None) -> Path:
     """Write a `PoseSet` as a .slp file (atomically); image frames become one image-sequence video."""
     del frames_dir  # a .slp refers to videos and images where they are
     sio = require("sleap_io", "writing SLEAP files")
     skeleton = _skeleton(sio, poses.schema)
     tracks = [sio.Track(name=name) for name in poses.tracks]
-    videos = [
-        sio.Video(
-            filename=ref.path,
-            backend_metadata={"filename": ref.path}
-            | (
-                {"shape": [ref.frames, ref.height, ref.width, 3]}
-                if ref.frames and ref.width and ref.height
-                else {}
-            ),
-            open_backend=False,
-        )
-        for ref in poses.videos
-    ]
+    metas = [_video_meta(ref) for ref in poses.videos]
+    videos = [sio.Video(filename=m["filename"], backend_metadata=m, open_backend=False) for m in metas]
     images = [f for f in poses.frames if f.video is None]
     if images:
         files = [str(image_file(poses, f).resolve()) for f in images]

@@ -123,6 +123,49 @@ class VideoReader:
         self.close()
 
 
+class EmbeddedFrames:
+    """Frames stored as encoded images in an HDF5 dataset (a SLEAP .pkg.slp), read by video frame index;
+    `width` and `height` known on open."""
+
+    def __init__(self, path: str | Path, dataset: str) -> None:
+        self.path, self.dataset = Path(path), dataset
+        h5py = require("h5py", "reading frames embedded in .pkg.slp files")
+        try:
+            with h5py.File(self.path, "r") as f:
+                images = f[dataset]
+                numbers = images.parent["frame_numbers"][:] if "frame_numbers" in images.parent else None
+                rows = len(images)
+                size = int(images.attrs.get("width", 0)), int(images.attrs.get("height", 0))
+        except (OSError, KeyError) as err:
+            raise AegroupError(f"{self.path}: cannot read embedded frames '{dataset}' ({err})") from None
+        self._row = {int(n): i for i, n in enumerate(range(rows) if numbers is None else numbers)}
+        if not all(size) and self._row:
+            first = self.read(next(iter(self._row)))
+            size = first.shape[1], first.shape[0]
+        self.width, self.height = size
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame `index` of the source video as (H, W, 3) uint8 RGB; a frame not embedded is an error."""
+        import io
+
+        from PIL import Image, UnidentifiedImageError
+
+        h5py = require("h5py", "reading frames embedded in .pkg.slp files")
+        if index not in self._row:
+            raise AegroupError(
+                f"{self.path}: frame {index} is not among the embedded frames of '{self.dataset}'"
+            )
+        with h5py.File(self.path, "r") as f:
+            data = np.asarray(f[self.dataset][self._row[index]]).tobytes()
+        try:
+            return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        except (OSError, UnidentifiedImageError) as err:
+            raise AegroupError(f"{self.path}: cannot decode embedded frame {index} ({err})") from None
+
+    def close(self) -> None:
+        """Nothing stays open between reads."""
+
+
 def parse_frame_range(text: str, frames: int, source: str = "--frames") -> range:
     """Frame indices of 'START:STOP[:STEP]' (slice rules, parts may be empty), checked against `frames`."""
     parts = text.split(":")
