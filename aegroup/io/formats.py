@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from aegroup.errors import AegroupError
-from aegroup.io import coco, dlc, labelstudio, native, sleap, yolo
+from aegroup.io import coco, dlc, dlc_project, labelstudio, native, sleap, yolo
 from aegroup.io.poses import PoseSet, prefer_user_instances
 from aegroup.schema import PoseSchema, load_schema
 
@@ -51,7 +51,7 @@ FORMATS: dict[str, PoseFormat] = {
     "dlc": PoseFormat(
         "DeepLabCut project or CollectedData .csv/.h5",
         dlc.read_poses,
-        dlc.write_poses,
+        dlc_project.write_poses,
         dlc.read_schema,
         predictions=False,
     ),
