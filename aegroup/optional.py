@@ -11,6 +11,8 @@ EXTRAS = {
     "sleap_io": "formats",
     "av": "formats",
     "h5py": "formats",
+    "pandas": "formats",
+    "tables": "formats",
     "onnx": "deploy",
     "onnxruntime": "deploy",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -17,6 +18,13 @@ DEFAULT_SIGMA = 0.07
 """OKS sigma used for every joint when a schema gives none (about the mean of COCO's 17 sigmas)."""
 
 _LEFT_RIGHT = (("left_", "right_"), ("l_", "r_"), ("left", "right"), ("L", "R"))
+# A side word at the end of a name, optionally followed by a number: wingL, hindlegR4, ear_left, paw-r2.
+# Lower-case l/r count only after a separator (so that "tail" never pairs with "tair").
+_SUFFIX_SIDE = re.compile(
+    r"^(.+?)([_\-. ](?:left|right|l|r|L|R|Left|Right|LEFT|RIGHT)|Left|Right|L|R|left|right)([_\-]?\d*)$"
+)
+_OTHER_SIDE = {"left": "right", "l": "r", "L": "R", "Left": "Right", "LEFT": "RIGHT"}
+_OTHER_SIDE.update({b: a for a, b in _OTHER_SIDE.items()})
 
 
 class PoseSchema(BaseModel):
@@ -155,23 +163,36 @@ class PoseSchema(BaseModel):
         return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
 
 
+def _side_partners(name: str) -> list[str]:
+    """Names `name` would pair with: its left/right word swapped as a prefix or as a suffix."""
+    out = []
+    for left, right in _LEFT_RIGHT:
+        for a, b in ((left, right), (left.capitalize(), right.capitalize()), (left.upper(), right.upper())):
+            for this, other in ((a, b), (b, a)):
+                if name.startswith(this) and len(name) > len(this):
+                    out.append(other + name[len(this) :])
+    match = _SUFFIX_SIDE.match(name)
+    if match:
+        stem, side, tail = match.groups()
+        sep = side[0] if side[0] in "_-. " and len(side) > 1 else ""
+        out.append(stem + sep + _OTHER_SIDE[side[len(sep) :]] + tail)
+    return out
+
+
 def infer_flip_pairs(joints: list[str]) -> list[tuple[str, str]]:
-    """Pair joints whose names differ only by a left/right prefix (left_x/right_x, l_x/r_x, Lx/Rx)."""
+    """Pair joints whose names differ only by a left/right word: as a prefix (left_x/right_x, l_x/r_x,
+    Lx/Rx) or a suffix, optionally followed by a number (x_left/x_right, x_l/x_r, wingL/wingR,
+    hindlegL4/hindlegR4)."""
     present = set(joints)
     pairs: list[tuple[str, str]] = []
     used: set[str] = set()
     for j in joints:
         if j in used:
             continue
-        for left, right in _LEFT_RIGHT:
-            for a, b in ((left, right), (left.capitalize(), right.capitalize())):
-                if j.startswith(a) and len(j) > len(a):
-                    other = b + j[len(a) :]
-                    if other in present and other not in used and other != j:
-                        pairs.append((j, other))
-                        used.update((j, other))
-                        break
-            if j in used:
+        for other in _side_partners(j):
+            if other in present and other not in used and other != j:
+                pairs.append((j, other))
+                used.update((j, other))
                 break
     return pairs
 

@@ -118,6 +118,49 @@ def test_infer_flip_pairs_prefixes() -> None:
     ]
 
 
+def test_infer_flip_pairs_suffixes() -> None:
+    fly = [
+        "head",
+        "thorax",
+        "wingL",
+        "wingR",
+        "forelegL4",
+        "forelegR4",
+        "hindlegL4",
+        "hindlegR4",
+        "eyeL",
+        "eyeR",
+    ]
+    assert infer_flip_pairs(fly) == [
+        ("wingL", "wingR"),
+        ("forelegL4", "forelegR4"),
+        ("hindlegL4", "hindlegR4"),
+        ("eyeL", "eyeR"),
+    ]
+    names = [
+        "ear_left",
+        "ear_right",
+        "paw_l2",
+        "paw_r2",
+        "fin-R",
+        "fin-L",
+        "toe.l",
+        "toe.r",
+        "earLeft",
+        "earRight",
+    ]
+    assert infer_flip_pairs(names) == [
+        ("ear_left", "ear_right"),
+        ("paw_l2", "paw_r2"),
+        ("fin-R", "fin-L"),
+        ("toe.l", "toe.r"),
+        ("earLeft", "earRight"),
+    ]
+    # Lower-case l/r only count after a separator; a side letter needs its partner; a name is paired once.
+    assert infer_flip_pairs(["tail", "tair", "wingL", "wingX", "pawL", "pawR", "L_paw"]) == [("pawL", "pawR")]
+    assert infer_flip_pairs(["hindlegL4", "hindlegR5"]) == []
+
+
 def test_cli_schema_show_check(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["schema", "show", "hand21"])

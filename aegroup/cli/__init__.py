@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 
 import typer
 
+from aegroup.cli import convert as convert_cli
 from aegroup.cli import data as data_cli
 from aegroup.cli import demo as demo_cli
 from aegroup.cli import evaluate as evaluate_cli
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(schema_cli.app, name="schema")
 app.add_typer(data_cli.app, name="data")
 app.command("synth")(synth_cli.synth)
+app.command("convert")(convert_cli.convert)
 app.command("demo")(demo_cli.demo)
 app.command("export")(export_cli.export)
 app.command("evaluate")(evaluate_cli.evaluate)

@@ -1,4 +1,4 @@
-"""`aegroup schema show|check`: print or validate a skeleton."""
+"""`aegroup schema show|check|list|from`: print, validate, list, or read a skeleton from a pose file."""
 
 from __future__ import annotations
 
@@ -24,6 +24,20 @@ def check(path: str = typer.Argument(..., help="Schema file (YAML or JSON) to va
     """Validate a schema file; exit 0 when valid, 2 with a one-line error otherwise."""
     schema = load_schema(path)
     typer.echo(f"{path}: ok ({schema.name}, {schema.num_joints} joints, {len(schema.edges)} edges)")
+
+
+@app.command("from")
+def from_file(
+    path: str = typer.Argument(
+        ...,
+        help="Pose file: .slp, DeepLabCut project/config/csv/h5, COCO or "
+        "Label Studio JSON, YOLO folder or data.yaml, results or project.",
+    ),
+) -> None:
+    """Print the skeleton a pose file describes as schema YAML (save it to edit sigmas, order, edges)."""
+    from aegroup.io.formats import read_schema
+
+    typer.echo(read_schema(path).to_yaml().rstrip())
 
 
 @app.command("list")

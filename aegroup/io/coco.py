@@ -19,8 +19,9 @@ from pycocotools.coco import COCO
 
 from aegroup.errors import AegroupError
 from aegroup.io.atomic import atomic_write_json
+from aegroup.io.frames import find_image_dir, relative_name, with_image_files
 from aegroup.io.jsonfile import read_json
-from aegroup.io.poses import Frame, PoseSet
+from aegroup.io.poses import Frame, PoseSet, VideoRef, repoint_videos, stored_path
 from aegroup.schema import PoseSchema
 
 
@@ -373,39 +374,84 @@ def save_coco(path: str | Path, coco: dict[str, Any]) -> Path:
 
 
 def read_poses(path: Path, *, schema: PoseSchema | None, video: Path | None) -> PoseSet:
-    """A COCO keypoints file as a `PoseSet` (user instances; crowd regions and empty annotations dropped).
+    """A COCO keypoints file as a `PoseSet` (crowd regions and annotations without joints dropped).
 
-    Without `schema` the skeleton is the file's first keypoint category. `image_dir` is the file's folder.
-    Annotation `score` (a results-style file) becomes the instance score; `track_id` the track.
+    Without `schema` the skeleton is the file's first keypoint category; `image_dir` is the file's folder
+    or its `images/` subfolder, whichever holds the images (`find_image_dir`).
+    An annotation with a `score` is a prediction (its `keypoint_scores` are the joint scores); a
+    `track_id` (PoseTrack) or `attributes.track_id` (CVAT) is its track, named by the top-level `tracks`
+    list when present. `images[].video` / `images[].frame_index` name the video frame an image shows.
     """
-    del video  # COCO files reference images, never a video
+    data = read_coco_json(path)
     if schema is None:
-        schema = PoseSchema.from_coco_category(first_keypoint_category(read_coco_json(path), path))
-    data = load_coco(path, schema)
+        schema = PoseSchema.from_coco_category(first_keypoint_category(data, path))
+    loaded = load_coco(path, schema)
     k = schema.num_joints
-    track_names: dict[int, int] = {}
+    track_ids, tracks = coco_tracks(data, path)
+    video_ids: dict[str, int] = {}
     frames = []
-    for image_id in data.image_ids:
-        info = data.image_info(image_id)
-        anns = data.labelled(image_id)
-        tracks = [
-            track_names.setdefault(int(a["track_id"]), len(track_names)) if "track_id" in a else -1
-            for a in anns
-        ]
+    for image_id in loaded.image_ids:
+        info = loaded.image_info(image_id)
+        anns = loaded.labelled(image_id)
+        source = info.get("video")
         frames.append(
             Frame.build(
                 image_id,
                 info["width"],
                 info["height"],
                 annotation_keypoints(anns, k).reshape(-1, k, 3),
-                instance_score=[float(a.get("score", np.nan)) for a in anns],
-                track=tracks,
-                user=True,
+                scores=[_numbers(a.get("keypoint_scores"), k, path, a["id"]) for a in anns],
+                instance_score=[_number(a.get("score")) for a in anns],
+                track=[track_ids.get(_track_id(a), -1) for a in anns],
+                user=["score" not in a for a in anns],
                 file_name=info["file_name"],
+                video=None if source is None else video_ids.setdefault(str(source), len(video_ids)),
+                frame_index=info.get("frame_index") if source is not None else None,
             )
         )
-    tracks = [str(t) for t in track_names]
-    return PoseSet(schema, frames, tracks=tracks, image_dir=path.parent)
+    videos = repoint_videos([VideoRef(stored_path(p, path.parent)) for p in video_ids], video, path)
+    image_dir = find_image_dir(path.parent, [f.file_name for f in frames if f.file_name])
+    return PoseSet(schema, frames, tracks=tracks, videos=videos, image_dir=image_dir)
+
+
+def _track_id(ann: dict[str, Any]) -> Any:
+    attributes = ann.get("attributes")
+    if "track_id" not in ann and isinstance(attributes, dict):
+        return attributes.get("track_id")
+    return ann.get("track_id")
+
+
+def coco_tracks(data: dict[str, Any], path: Path) -> tuple[dict[Any, int], list[str]]:
+    """Track id -> index into the track names: the top-level `tracks` list [{id, name}] first, then the
+    ids annotations use, in order of first use."""
+    ids: dict[Any, int] = {}
+    names: list[str] = []
+    listed = data.get("tracks") or []
+    if not isinstance(listed, list):
+        raise AegroupError(f"{path}: field 'tracks' must be a list of {{id, name}}")
+    for i, entry in enumerate(listed):
+        if not isinstance(entry, dict) or "id" not in entry:
+            raise AegroupError(f"{path}: field 'tracks[{i}]' must be an object with 'id' and 'name'")
+        ids[entry["id"]] = len(names)
+        names.append(str(entry.get("name", entry["id"])))
+    for ann in data["annotations"]:
+        tid = _track_id(ann) if isinstance(ann, dict) else None
+        if tid is not None and tid not in ids:
+            ids[tid] = len(names)
+            names.append(str(tid))
+    return ids, names
+
+
+def _number(value: Any) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _numbers(values: Any, k: int, path: Path, ann_id: int) -> list[float]:
+    if values is None:
+        return [np.nan] * k
+    if not isinstance(values, list) or len(values) != k:
+        raise AegroupError(f"{path}: annotation id {ann_id}: field 'keypoint_scores' must list {k} numbers")
+    return [_number(v) for v in values]
 
 
 def first_keypoint_category(data: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -416,20 +462,59 @@ def first_keypoint_category(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return cats[0]
 
 
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def poses_to_coco(poses: PoseSet, root: Path) -> dict[str, Any]:
+    """A COCO keypoints dict of a `PoseSet` whose frames all have image files (names relative to `root`).
+
+    Coordinates are written at full precision; absent joints as 0, 0, 0. Predictions carry `score` and
+    `keypoint_scores` (null where unknown); tracks are `track_id` indices into a top-level `tracks` list.
+    """
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for f in poses.frames:
+        image: dict[str, Any] = {"id": f.id, "file_name": f.file_name, "width": f.width, "height": f.height}
+        if f.video is not None:
+            image.update(
+                video=relative_name(Path(poses.videos[f.video].path), root), frame_index=f.frame_index
+            )
+        images.append(image)
+        for n in range(f.num_instances):
+            kp = f.keypoints[n]
+            labelled = kp[:, 2] > 0
+            flat: list[float] = []
+            for (x, y, v), lab in zip(kp, labelled, strict=True):
+                flat += [float(x), float(y), int(v)] if lab else [0, 0, 0]
+            box = keypoint_box(kp)
+            ann: dict[str, Any] = {
+                "id": len(annotations) + 1,
+                "image_id": f.id,
+                "category_id": 1,
+                "keypoints": flat,
+                "num_keypoints": int(labelled.sum()),
+                "bbox": box,
+                "area": round(box[2] * box[3], 2),
+                "iscrowd": 0,
+            }
+            if f.track[n] >= 0:
+                ann["track_id"] = int(f.track[n])
+            if not f.user[n]:
+                ann["score"] = _finite_or_none(f.instance_score[n])
+                ann["keypoint_scores"] = [_finite_or_none(s) for s in f.scores[n]]
+            annotations.append(ann)
+    coco: dict[str, Any] = {
+        "info": {"description": f"aegroup keypoints for schema '{poses.schema.name}'"},
+        "images": images,
+        "annotations": annotations,
+        "categories": [poses.schema.to_coco_category(1)],
+    }
+    if poses.tracks:
+        coco["tracks"] = [{"id": i, "name": name} for i, name in enumerate(poses.tracks)]
+    return coco
+
+
 def write_poses(poses: PoseSet, path: Path, *, frames_dir: Path | None) -> Path:
-    """Write a `PoseSet` of image frames as COCO keypoints (absent joints 0, 0, 0; tracks as `track_id`)."""
-    del frames_dir
-    video_frames = [f.id for f in poses.frames if f.file_name is None]
-    if video_frames:
-        raise AegroupError(
-            f"{path}: frame {video_frames[0]} is a video frame without an image file; give --frames-dir"
-        )
-    images = [{"id": f.id, "file_name": f.file_name, "width": f.width, "height": f.height} for f in poses]
-    keypoints = {f.id: np.nan_to_num(f.keypoints, nan=0.0) for f in poses}
-    coco = build_coco(poses.schema, images, keypoints)
-    track_of = iter(int(t) for f in poses for t in f.track)
-    for ann in coco["annotations"]:
-        track = next(track_of)
-        if track >= 0:
-            ann["track_id"] = track
-    return save_coco(path, coco)
+    """Write a `PoseSet` as COCO keypoints; video frames are first written as PNGs (`with_image_files`)."""
+    return save_coco(path, poses_to_coco(with_image_files(poses, path, frames_dir), path.parent))

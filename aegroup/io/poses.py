@@ -27,12 +27,17 @@ NO_TRACK = -1
 
 @dataclass(frozen=True)
 class VideoRef:
-    """A video that frames refer to: its path as the source file stores it, and its size when known."""
+    """A video that frames refer to: its path as the source file stores it, and its size when known.
+
+    `dataset` names the HDF5 dataset of a file that holds the frames as encoded images (SLEAP .pkg.slp);
+    `path` is then that file, and frame indices are the source video's.
+    """
 
     path: str
     width: int | None = None
     height: int | None = None
     frames: int | None = None
+    dataset: str | None = None
 
 
 @dataclass
@@ -189,3 +194,67 @@ class PoseSet:
             if not np.isfinite(f.keypoints[vis > 0, :2]).all():
                 raise AegroupError(f"{where}: field 'keypoints' has a labelled joint without finite x, y")
         return self
+
+
+def prefer_user_instances(poses: PoseSet) -> PoseSet:
+    """A copy in which each frame keeps its user instances when it has any, else its predictions.
+
+    This is what formats without a user/predicted distinction (DeepLabCut, YOLO) are given: SLEAP keeps a
+    prediction beside the user instance corrected from it, and writing both would label one animal twice.
+    """
+    frames = [f if not f.user.any() or f.user.all() else f.select(f.user) for f in poses.frames]
+    return replace(poses, frames=frames)
+
+
+BOX_PAD = 0.1
+"""Padding of a box drawn around an instance's labelled joints, as a fraction of its longer side."""
+BOX_MIN_PAD = 4.0
+"""Least padding of such a box, in pixels (one joint alone still gets a box)."""
+
+
+def instance_box(keypoints: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
+    """x, y, width, height around one (K, 3) instance's labelled joints, padded and clipped to the image
+    (zeros when none is labelled).
+
+    The pad is `BOX_PAD` of the joints' longer extent, at least `BOX_MIN_PAD` pixels, on every side: joints
+    lie inside an animal, and a box drawn by a person covers the whole body.
+    """
+    xy = keypoints[keypoints[:, 2] > 0, :2]
+    if xy.size == 0:
+        return 0.0, 0.0, 0.0, 0.0
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    pad = max(BOX_PAD * float((hi - lo).max()), BOX_MIN_PAD)
+    lo, hi = lo - pad, hi + pad
+    clipped_lo, clipped_hi = np.maximum(lo, 0.0), np.minimum(hi, (float(width), float(height)))
+    if (clipped_hi > clipped_lo).all():  # joints all outside the image keep their unclipped box
+        lo, hi = clipped_lo, clipped_hi
+    return float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])
+
+
+def repoint_videos(videos: list[VideoRef], video: Path | None, source: str | Path) -> list[VideoRef]:
+    """The videos with `--video` put in place of the stored path: of the only video, or of the only one
+    whose stored path does not exist; anything else is a one-line error naming `source`."""
+    if video is None:
+        return videos
+    if not videos:
+        raise AegroupError(f"{source}: --video given, but the file refers to no video")
+    missing = [i for i, ref in enumerate(videos) if not Path(ref.path).is_file()]
+    if len(videos) == 1:
+        index = 0
+    elif len(missing) == 1:
+        index = missing[0]
+    else:
+        raise AegroupError(
+            f"{source}: --video is ambiguous: the file refers to {len(videos)} videos, "
+            f"{len(missing)} of them missing ({', '.join(videos[i].path for i in missing) or 'none'})"
+        )
+    if not video.is_file():
+        raise AegroupError(f"{video}: --video: file not found")
+    out = list(videos)
+    out[index] = replace(out[index], path=str(video), dataset=None)
+    return out
+
+
+def stored_path(path: str, folder: Path) -> str:
+    """A path as a file stores it, resolved against the file's folder when relative."""
+    return path if Path(path).is_absolute() else str(folder / path)

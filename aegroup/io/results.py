@@ -13,6 +13,12 @@ Written by `aegroup predict`, read by `aegroup evaluate`, `aegroup export` and t
 instance's, the third value of each keypoint triple the joint's. Coordinates are image pixels.
 `candidates` is optional (present with `--candidates`, default on) and lets a consumer re-group without
 the network through `aegroup.decode.group_candidates`. Torch-free so that the labeller can read it.
+
+Optional fields (older files, without them, read as before): `images[].video` (the video's path,
+relative to the results file's folder) and `images[].frame_index` for a video frame (its `file_name`
+then names the PNG `aegroup convert` would extract it to); `annotations[].track_id`, an index into a
+top-level `tracks` list of names; `annotations[].user`, true for an instance labelled by a person,
+whose third keypoint values are then COCO visibility flags (0, 1, 2) instead of scores.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ class ResultImage(BaseModel):
     file_name: str
     width: int = Field(gt=0)
     height: int = Field(gt=0)
+    video: str | None = Field(default=None, description="Path of the video this frame belongs to.")
+    frame_index: int | None = Field(default=None, ge=0, description="Frame number in `video` (0-based).")
 
 
 class ResultAnnotation(BaseModel):
@@ -57,6 +65,8 @@ class ResultAnnotation(BaseModel):
     keypoints: list[float] = Field(description="x, y, score per joint (3K values), image pixels.")
     score: float
     tags: list[list[float]] | None = Field(default=None, description="Per-joint tag vectors, K x D.")
+    track_id: int | None = Field(default=None, ge=0, description="Index into the file's `tracks`.")
+    user: bool | None = Field(default=None, description="True: labelled by a person (values x, y, v).")
 
 
 class CandidateRecord(BaseModel):
@@ -92,10 +102,12 @@ class ResultsFile(BaseModel):
     images: list[ResultImage] = Field(default_factory=list)
     annotations: list[ResultAnnotation] = Field(default_factory=list)
     candidates: list[CandidateRecord] | None = None
+    tracks: list[str] | None = Field(default=None, description="Track (identity) names.")
 
     @model_validator(mode="after")
     def _check_consistency(self) -> ResultsFile:
         k = self.pose_schema.num_joints
+        num_tracks = len(self.tracks or [])
         ids = {im.id for im in self.images}
         if len(ids) != len(self.images):
             raise ValueError("field 'images': duplicate image id")
@@ -107,6 +119,8 @@ class ResultsFile(BaseModel):
                 raise ValueError(f"{where}.keypoints': {len(ann.keypoints)} values, expected 3 x {k} joints")
             if ann.tags is not None and len(ann.tags) != k:
                 raise ValueError(f"{where}.tags': {len(ann.tags)} tag vectors for {k} joints")
+            if ann.track_id is not None and ann.track_id >= num_tracks:
+                raise ValueError(f"{where}.track_id': {ann.track_id} is not one of {num_tracks} 'tracks'")
         for i, rec in enumerate(self.candidates or []):
             if rec.image_id not in ids:
                 raise ValueError(f"field 'candidates[{i}].image_id': image {rec.image_id} is not in 'images'")
@@ -223,6 +237,7 @@ def build_results(
     images: Sequence[dict[str, Any]],
     annotations: Sequence[dict[str, Any]],
     candidates: Sequence[dict[str, Any]] | None = None,
+    tracks: Sequence[str] | None = None,
 ) -> ResultsFile:
     """Assemble and validate a `ResultsFile` from plain dicts (as produced by the helpers above)."""
     try:
@@ -232,6 +247,7 @@ def build_results(
                 "images": list(images),
                 "annotations": list(annotations),
                 "candidates": None if candidates is None else list(candidates),
+                "tracks": None if tracks is None else list(tracks),
             }
         )
     except ValidationError as err:

@@ -26,7 +26,10 @@ def is_video(path: str | Path) -> bool:
 
 
 class VideoReader:
-    """Frames of one video as (H, W, 3) uint8 RGB arrays; `frames`, `width`, `height`, `fps` known on open."""
+    """Frames of one video as (H, W, 3) uint8 RGB arrays; `frames`, `width`, `height`, `fps` known on open.
+
+    Reading frames in increasing order decodes each frame once; a jump seeks to the nearest keyframe.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -35,14 +38,17 @@ class VideoReader:
         av = require("av", "reading videos")
         container, stream = self._open()
         try:
-            pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+            packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
         except av.FFmpegError as err:
             raise AegroupError(f"{self.path}: cannot decode video ({err})") from None
         finally:
             container.close()
-        if not pts:
+        if not packets:
             raise AegroupError(f"{self.path}: video has no frames")
-        self._pts = np.asarray(pts, dtype=np.int64)
+        packets.sort()
+        self._pts = np.asarray([pts for pts, _ in packets], dtype=np.int64)
+        # Frame i starts a group of pictures: reaching frame j > i costs fewer decodes by seeking to i.
+        self._keyframe = np.asarray([key for _, key in packets], dtype=bool)
         self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate else 0.0
@@ -77,8 +83,13 @@ class VideoReader:
         try:
             if self._container is None:
                 self._container = self._open()[0]
-            if index != self._next or self._frames is None:
-                # Seek to the keyframe at or before the target, then decode forward to it.
+            if (
+                self._frames is None
+                or not self._next <= index
+                or self._keyframe[self._next + 1 : index + 1].any()
+            ):
+                # Seek to the keyframe at or before the target, then decode forward to it (a short step
+                # forward within the current group of pictures decodes on instead).
                 stream = self._container.streams.video[0]
                 self._container.seek(target, stream=stream, backward=True, any_frame=False)
                 self._frames = self._container.decode(stream)
@@ -110,6 +121,49 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class EmbeddedFrames:
+    """Frames stored as encoded images in an HDF5 dataset (a SLEAP .pkg.slp), read by video frame index;
+    `width` and `height` known on open."""
+
+    def __init__(self, path: str | Path, dataset: str) -> None:
+        self.path, self.dataset = Path(path), dataset
+        h5py = require("h5py", "reading frames embedded in .pkg.slp files")
+        try:
+            with h5py.File(self.path, "r") as f:
+                images = f[dataset]
+                numbers = images.parent["frame_numbers"][:] if "frame_numbers" in images.parent else None
+                rows = len(images)
+                size = int(images.attrs.get("width", 0)), int(images.attrs.get("height", 0))
+        except (OSError, KeyError) as err:
+            raise AegroupError(f"{self.path}: cannot read embedded frames '{dataset}' ({err})") from None
+        self._row = {int(n): i for i, n in enumerate(range(rows) if numbers is None else numbers)}
+        if not all(size) and self._row:
+            first = self.read(next(iter(self._row)))
+            size = first.shape[1], first.shape[0]
+        self.width, self.height = size
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame `index` of the source video as (H, W, 3) uint8 RGB; a frame not embedded is an error."""
+        import io
+
+        from PIL import Image, UnidentifiedImageError
+
+        h5py = require("h5py", "reading frames embedded in .pkg.slp files")
+        if index not in self._row:
+            raise AegroupError(
+                f"{self.path}: frame {index} is not among the embedded frames of '{self.dataset}'"
+            )
+        with h5py.File(self.path, "r") as f:
+            data = np.asarray(f[self.dataset][self._row[index]]).tobytes()
+        try:
+            return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        except (OSError, UnidentifiedImageError) as err:
+            raise AegroupError(f"{self.path}: cannot decode embedded frame {index} ({err})") from None
+
+    def close(self) -> None:
+        """Nothing stays open between reads."""
 
 
 def parse_frame_range(text: str, frames: int, source: str = "--frames") -> range:
