@@ -1,12 +1,20 @@
 """Video frames by index (PyAV, extra `formats`): frame-accurate random access and fast sequential reads.
 
 The frame table (each frame's presentation timestamp) is read once by demuxing the packets, which needs
-no decoding; frame i is the i-th frame in presentation order. A reader opens its file lazily in the
-process that first reads, so it can be handed to DataLoader worker processes (it pickles as its path).
+no decoding; frame i is the i-th frame in presentation order. A read seeks to the keyframe at or before
+its frame and decodes forward, unless decoding on from the previous read gets there without passing a
+keyframe. A reader opens its file lazily in the process that reads, so it can be handed to DataLoader
+worker processes (it pickles as its path, and a forked copy reopens the file rather than share a decoder).
+
+FFmpeg decodes with threads, which a forked child does not inherit: freeing a decoder there waits for them
+forever. So the child never frees the decoders it inherits, and a process that forks first collects its
+garbage, so that no dropped decoder is left for a child's garbage collector to free.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +26,13 @@ from aegroup.optional import require
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
 """File suffixes treated as videos by the CLI."""
+
+
+_INHERITED: list[Any] = []
+"""Decoders a forked process inherited from its parent; never used, never freed (see `VideoReader.read`)."""
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=gc.collect)
 
 
 def is_video(path: str | Path) -> bool:
@@ -35,20 +50,24 @@ class VideoReader:
         av = require("av", "reading videos")
         container, stream = self._open()
         try:
-            pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+            packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
         except av.FFmpegError as err:
             raise AegroupError(f"{self.path}: cannot decode video ({err})") from None
         finally:
             container.close()
-        if not pts:
+        if not packets:
             raise AegroupError(f"{self.path}: video has no frames")
-        self._pts = np.asarray(pts, dtype=np.int64)
+        self._pts = np.sort(np.asarray([pts for pts, _ in packets], dtype=np.int64))
+        # Frame index of every keyframe, ascending: where a seek lands.
+        keys = [pts for pts, key in packets if key]
+        self._keys = np.searchsorted(self._pts, np.sort(np.asarray(keys, dtype=np.int64)))
         self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate else 0.0
         self._container: Any = None
         self._frames: Iterator[Any] | None = None
         self._next = -1
+        self._pid = os.getpid()
 
     @property
     def frames(self) -> int:
@@ -74,10 +93,16 @@ class VideoReader:
             raise AegroupError(f"{self.path}: frame {index} is outside 0..{self.frames - 1}")
         av = require("av", "reading videos")
         target = int(self._pts[index])
+        if self._pid != os.getpid():
+            # A forked copy (a DataLoader worker) inherited the parent's decoder, whose file offset the two
+            # processes share and whose threads did not come along: freeing it would wait for those threads
+            # forever, so it is kept, untouched, and the file opened afresh.
+            _INHERITED.append((self._container, self._frames))
+            self._container, self._frames, self._next, self._pid = None, None, -1, os.getpid()
         try:
             if self._container is None:
                 self._container = self._open()[0]
-            if index != self._next or self._frames is None:
+            if not self._decodes_on(index):
                 # Seek to the keyframe at or before the target, then decode forward to it.
                 stream = self._container.streams.video[0]
                 self._container.seek(target, stream=stream, backward=True, any_frame=False)
@@ -92,6 +117,16 @@ class VideoReader:
             raise AegroupError(f"{self.path}: cannot decode frame {index} ({err})") from None
         self.close()
         raise AegroupError(f"{self.path}: frame {index} could not be decoded (file truncated?)")
+
+    def _decodes_on(self, index: int) -> bool:
+        """Whether decoding on from the next unread frame reaches `index` without passing a keyframe.
+
+        When it does, a seek would land at or before that frame anyway, so decoding on is never slower.
+        """
+        if self._frames is None or index < self._next:
+            return False
+        keys_up_to = self._keys[self._keys <= index]
+        return keys_up_to.size == 0 or int(keys_up_to[-1]) <= self._next
 
     def close(self) -> None:
         """Release the decoder (the next `read` reopens the file)."""
