@@ -8,10 +8,12 @@ in this process:
     from PNG files (the baseline), from the video decoded on demand (a seek to the keyframe before the
     frame, then decoding forward) and from the preloaded cache (`frame_cache`);
   - the preload itself (decoding the frames once in file order);
-  - a training step of the tiny preset on a batch of those items, for scale.
+  - with --workers W: batches per second of a DataLoader with W worker processes over each source;
+  - a training step of a preset (tiny by default) on one batch, on the GPU when there is one (bf16).
 Every ratio is against PNG files measured in the same run.
 
 Usage: python benchmarks/bench_video_data.py [--frames 64] [--input-size 512] [--video PATH]
+       [--workers W] [--preset tiny|mid|paper] [--batch B]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader
 
 from aegroup.data import PoseDataset, collate
 from aegroup.data.sources import PoseSetFrames
@@ -99,21 +102,44 @@ def per_second(fn: Callable[[int], object], count: int, order: list[int]) -> flo
     return count / (time.perf_counter() - start)
 
 
-def step_seconds(dataset: PoseDataset, schema: PoseSchema, input_size: int, batch: int) -> float:
-    """Seconds of one optimisation step of the tiny preset on a batch of items (after a warm-up step)."""
-    config = ModelConfig.preset("tiny", num_joints=schema.num_joints, input_size=input_size)
-    model = build_model(config).train().to(memory_format=torch.channels_last)
+def loader_batches_per_second(dataset: PoseDataset, workers: int, batch: int, batches: int) -> float:
+    """Batches per second of a DataLoader with `workers` processes, random order, start-up excluded."""
+    order = [int(i) for i in np.random.default_rng(3).permutation(len(dataset))]
+    order = (order * (batch * (batches + 1) // len(order) + 1))[: batch * (batches + 1)]
+    loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=workers, collate_fn=collate)
+    iterator = iter(loader)
+    next(iterator)  # workers started and warm
+    start = time.perf_counter()
+    count = sum(1 for _ in iterator)
+    return count / (time.perf_counter() - start)
+
+
+def step_seconds(
+    dataset: PoseDataset, schema: PoseSchema, preset: str, input_size: int, batch: int, device: torch.device
+) -> float:
+    """Seconds of one optimisation step of a preset on a batch of items (bf16 on a GPU), after warm-up."""
+    config = ModelConfig.preset(preset, num_joints=schema.num_joints, input_size=input_size)
+    model = build_model(config).train().to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    data = collate([dataset[i] for i in range(batch)])
-    tensors = [data[k] for k in ("image", "heatmaps", "mask", "joints")]
-    for step in range(2):
-        if step == 1:
-            start = time.perf_counter()
-        loss = total_loss(model(tensors[0]), *tensors[1:], LossConfig()).total
+    data = collate([dataset[i % len(dataset)] for i in range(batch)])
+    tensors = [data[k].to(device) for k in ("image", "heatmaps", "mask", "joints")]
+    cuda = device.type == "cuda"
+    for step in range(6 if cuda else 2):
+        if step == (3 if cuda else 1):
+            torch.cuda.synchronize() if cuda else None
+            start, timed = time.perf_counter(), 0
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            output = model(tensors[0])
+        output = type(output)([h.float() for h in output.heatmaps], [t.float() for t in output.tags])
+        loss = total_loss(output, *tensors[1:], LossConfig()).total
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return time.perf_counter() - start
+        if step >= (3 if cuda else 1):
+            timed += 1
+    if cuda:
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / timed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,9 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--frames", type=int, default=64, help="labelled frames spread over the clip")
     parser.add_argument("--input-size", type=int, default=512, help="network input side")
-    parser.add_argument("--batch", type=int, default=4, help="batch of the tiny training step")
+    parser.add_argument("--batch", type=int, default=4, help="batch of the loader and the training step")
     parser.add_argument("--video", type=Path, default=None, help="clip to use (default: the shared fly clip)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="also time a DataLoader with this many workers"
+    )
+    parser.add_argument("--preset", default="tiny", help="model preset of the training step")
     args = parser.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one DataLoader worker's view: decoding and augmentation on one core
     schema = PoseSchema(name="fly13", joints=[f"j{i}" for i in range(13)])
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,14 +198,23 @@ def main(argv: list[str] | None = None) -> int:
             f"  preload: {len(video)} frames in {preload:.2f} s ({len(video) / preload:.1f} frames/s), "
             f"{held:.0f} MiB held ({held / len(video):.2f} MiB a frame)"
         )
+        datasets = {
+            name: PoseDataset(src, train=True, input_size=args.input_size) for name, src in sources.items()
+        }
+        loads = {name: args.batch / items[name] for name in sources}
+        label = "1 worker"
+        if args.workers:
+            label = f"{args.workers} workers"
+            for name, dataset in datasets.items():
+                loads[name] = 1 / loader_batches_per_second(dataset, args.workers, args.batch, batches=8)
+        torch.set_num_threads(threads)
         step = step_seconds(
-            PoseDataset(cached, train=True, input_size=args.input_size), schema, args.input_size, args.batch
+            datasets["video, preloaded"], schema, args.preset, args.input_size, args.batch, device
         )
         for name in sources:
-            load = args.batch / items[name]
             print(
-                f"  batch of {args.batch} from {name:17s}: {load:6.3f} s to load (1 worker) vs {step:.3f} s "
-                f"for a tiny training step: {load / step:.2f}x"
+                f"  batch of {args.batch} from {name:17s}: {loads[name]:6.3f} s to load ({label}) vs "
+                f"{step:.3f} s for a {args.preset} training step on {device.type}: {loads[name] / step:.2f}x"
             )
     return 0
 
