@@ -38,13 +38,19 @@ def test_reads_in_any_order_match_the_sequential_decode(clip) -> None:
 def test_forward_reads_within_a_keyframe_interval_decode_on(clip) -> None:
     path, _ = clip
     reader = VideoReader(path)
-    assert reader._keys.tolist() == [0, 5, 10, 15, 20]
-    reader.read(1)
-    # Next unread frame 2: frames 2..4 are reached without passing a keyframe; from keyframe 5 on a seek
-    # lands later than frame 2 (less to decode); backwards always seeks.
-    assert [reader._decodes_on(i) for i in (1, 2, 4, 5, 6, 12)] == [False, True, True, False, False, False]
-    reader.read(7)
-    assert [reader._decodes_on(i) for i in (8, 9, 10, 11, 7)] == [True, True, False, False, False]
+    assert np.flatnonzero(reader._keyframe).tolist() == [0, 5, 10, 15, 20]
+
+    def seeks(index: int) -> bool:
+        """Read a frame; whether the reader seeked (a seek starts a new decoding pass)."""
+        before = reader._frames
+        reader.read(index)
+        return reader._frames is not before
+
+    # Frames 1 -> 2 decode on; 2 -> 7 passes keyframe 5 and 8 -> 11 keyframe 10, where a seek lands nearer;
+    # backwards always seeks; 4 -> 5 and 5 -> 9 decode on (from keyframe 5, the next unread frame, onwards).
+    reads = [1, 2, 7, 8, 11, 12, 4, 5, 9]
+    expected = [True, False, True, False, True, False, True, False, False]
+    assert [seeks(i) for i in reads] == expected
 
 
 def _read_in_child(reader: VideoReader, indices: list[int], queue: multiprocessing.Queue) -> None:

@@ -1,10 +1,9 @@
 """Video frames by index (PyAV, extra `formats`): frame-accurate random access and fast sequential reads.
 
 The frame table (each frame's presentation timestamp) is read once by demuxing the packets, which needs
-no decoding; frame i is the i-th frame in presentation order. A read seeks to the keyframe at or before
-its frame and decodes forward, unless decoding on from the previous read gets there without passing a
-keyframe. A reader opens its file lazily in the process that reads, so it can be handed to DataLoader
-worker processes (it pickles as its path, and a forked copy reopens the file rather than share a decoder).
+no decoding; frame i is the i-th frame in presentation order. A reader opens its file lazily in the
+process that reads, so it can be handed to DataLoader worker processes (it pickles as its path, and a
+forked copy reopens the file rather than share a decoder).
 
 FFmpeg decodes with threads, which a forked child does not inherit: freeing a decoder there waits for them
 forever. So the child never frees the decoders it inherits, and a process that forks first collects its
@@ -41,7 +40,10 @@ def is_video(path: str | Path) -> bool:
 
 
 class VideoReader:
-    """Frames of one video as (H, W, 3) uint8 RGB arrays; `frames`, `width`, `height`, `fps` known on open."""
+    """Frames of one video as (H, W, 3) uint8 RGB arrays; `frames`, `width`, `height`, `fps` known on open.
+
+    Reading frames in increasing order decodes each frame once; a jump seeks to the nearest keyframe.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -57,10 +59,10 @@ class VideoReader:
             container.close()
         if not packets:
             raise AegroupError(f"{self.path}: video has no frames")
-        self._pts = np.sort(np.asarray([pts for pts, _ in packets], dtype=np.int64))
-        # Frame index of every keyframe, ascending: where a seek lands.
-        keys = [pts for pts, key in packets if key]
-        self._keys = np.searchsorted(self._pts, np.sort(np.asarray(keys, dtype=np.int64)))
+        packets.sort()
+        self._pts = np.asarray([pts for pts, _ in packets], dtype=np.int64)
+        # Frame i starts a group of pictures: reaching frame j > i costs fewer decodes by seeking to i.
+        self._keyframe = np.asarray([key for _, key in packets], dtype=bool)
         self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate else 0.0
@@ -102,8 +104,13 @@ class VideoReader:
         try:
             if self._container is None:
                 self._container = self._open()[0]
-            if not self._decodes_on(index):
-                # Seek to the keyframe at or before the target, then decode forward to it.
+            if (
+                self._frames is None
+                or not self._next <= index
+                or self._keyframe[self._next + 1 : index + 1].any()
+            ):
+                # Seek to the keyframe at or before the target, then decode forward to it (a short step
+                # forward within the current group of pictures decodes on instead).
                 stream = self._container.streams.video[0]
                 self._container.seek(target, stream=stream, backward=True, any_frame=False)
                 self._frames = self._container.decode(stream)
@@ -117,16 +124,6 @@ class VideoReader:
             raise AegroupError(f"{self.path}: cannot decode frame {index} ({err})") from None
         self.close()
         raise AegroupError(f"{self.path}: frame {index} could not be decoded (file truncated?)")
-
-    def _decodes_on(self, index: int) -> bool:
-        """Whether decoding on from the next unread frame reaches `index` without passing a keyframe.
-
-        When it does, a seek would land at or before that frame anyway, so decoding on is never slower.
-        """
-        if self._frames is None or index < self._next:
-            return False
-        keys_up_to = self._keys[self._keys <= index]
-        return keys_up_to.size == 0 or int(keys_up_to[-1]) <= self._next
 
     def close(self) -> None:
         """Release the decoder (the next `read` reopens the file)."""
