@@ -28,10 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_train_config(args.config, args.set)
         schema = config.resolve_schema()
-        for name, split in (("train", config.train), ("val", config.val)):
-            if split is None:
-                continue
-            summary = check_coco(split.ann_file, split.image_dir, schema, split.categories)
+        splits = [(config.train_field(i), s) for i, s in enumerate(config.train_splits)]
+        for name, split in splits + ([("val", config.val)] if config.val else []):
+            summary = check_coco(split.ann_file, split.image_folder(), schema, split.categories)
             if summary.problems:
                 raise AegroupError(f"{name} split: {summary.problems[0]}")
             print(f"{name}: {summary.images} images, {summary.instances} instances of '{schema.name}'")

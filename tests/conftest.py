@@ -93,3 +93,75 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def encode_video(path: Path, frames: list, gop: int = 5) -> Path:
+    """Write (H, W, 3) uint8 frames as an H.264 mp4 with a keyframe every `gop` frames and B-frames."""
+    import av
+
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=25)
+    stream.height, stream.width = frames[0].shape[:2]
+    stream.pix_fmt = "yuv420p"
+    stream.codec_context.gop_size = gop
+    stream.options = {"bf": "2", "sc_threshold": "0", "keyint_min": str(gop), "crf": "20"}
+    for pixels in frames:
+        for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+VIDEO_FRAMES = 16
+"""Frames of the `synth_video` clip; frame j shows synthetic image j // 2."""
+UNLABELLED = (2, 5, 9)
+"""Frames of the clip without labels."""
+PREDICTED_ONLY = 6
+"""The frame of the clip that holds only a predicted instance."""
+
+
+@pytest.fixture(scope="session")
+def synth_video(synth_set, tmp_path_factory: pytest.TempPathFactory):
+    """The same labelled frames twice: (video PoseSet, PNG PoseSet, clip path).
+
+    A 16-frame H.264 clip (keyframe every 5 frames, B-frames) of the synthetic set, frame j showing image
+    j // 2 with its labels, except the UNLABELLED frames; frame 3 also holds a predicted instance and frame
+    PREDICTED_ONLY nothing but one. The PNG set names each frame as decoded from the clip, written as PNG.
+    """
+    from dataclasses import replace
+
+    import numpy as np
+    from PIL import Image
+
+    from aegroup.io.coco import read_rgb
+    from aegroup.io.formats import load_poses
+    from aegroup.io.poses import Frame, PoseSet, VideoRef
+    from aegroup.io.video import VideoReader
+
+    ann, images, schema = synth_set
+    stills = load_poses(ann, schema).frames
+    out = tmp_path_factory.mktemp("synth_video")
+    clip = encode_video(
+        out / "clip.mp4", [read_rgb(images / stills[j // 2].file_name) for j in range(VIDEO_FRAMES)]
+    )
+    reader = VideoReader(clip)
+    frames = []
+    for j in range(VIDEO_FRAMES):
+        Image.fromarray(reader.read(j)).save(out / f"frame_{j:03d}.png")
+        if j in UNLABELLED:
+            continue
+        still = stills[j // 2]
+        kp, user = still.keypoints, np.ones(still.num_instances, bool)
+        if j in (3, PREDICTED_ONLY):
+            guess = kp[:1].copy()
+            guess[..., :2] += 3.0
+            kp = guess if j == PREDICTED_ONLY else np.concatenate([kp, guess])
+            user = np.r_[user, False][-len(kp) :]
+        frames.append(Frame.build(100 + j, 128, 128, kp, user=user, video=0, frame_index=j))
+    video = PoseSet(schema, frames, videos=[VideoRef(str(clip), 128, 128, VIDEO_FRAMES)]).check("synth_video")
+    pngs = [
+        replace(f, video=None, frame_index=None, file_name=f"frame_{f.frame_index:03d}.png") for f in frames
+    ]
+    return video, PoseSet(schema, pngs, image_dir=out).check("synth_video"), clip

@@ -187,3 +187,68 @@ def test_schema_defaults_to_the_train_files_category(tmp_path: Path, synth_set) 
     config = load_train_config(path)
     assert config.schema_ is None
     assert config.resolve_schema().joints == schema.joints
+
+
+MIXED = """
+schema: coco17
+train:
+  - {ann_file: data/train.json, image_dir: data/images}
+  - {ann_file: fixes/corrected.json, weight: 3}
+  - {ann_file: clip.slp, video: videos/clip.mp4, frames: [0, 1200], weight: 0.5}
+val: {ann_file: clip.slp, frames: [1200, null]}
+init_from: runs/first
+"""
+
+
+def test_several_training_sources_with_weights(tmp_path: Path) -> None:
+    config = load_train_config(write_config(tmp_path, MIXED))
+    splits = config.train_splits
+    assert [s.weight for s in splits] == [1.0, 3.0, 0.5]
+    files = [tmp_path / "data/train.json", tmp_path / "fixes/corrected.json", tmp_path / "clip.slp"]
+    assert [s.ann_file for s in splits] == files
+    assert splits[1].image_dir is None and splits[1].image_folder() == tmp_path / "fixes"
+    assert splits[2].video == tmp_path / "videos/clip.mp4" and splits[2].frames == (0, 1200)
+    assert config.val is not None and config.val.frames == (1200, None)
+    assert config.init_from == tmp_path / "runs/first"
+    assert [config.train_field(i) for i in range(3)] == ["train[0]", "train[1]", "train[2]"]
+    single = load_train_config(write_config(tmp_path, BASE))
+    assert single.train_splits == [single.train] and single.train_field(0) == "train"
+    assert single.train.weight == 1.0 and single.init_from is None and single.frame_cache == "auto"
+
+
+def test_sources_are_overridden_by_index_and_saved_resolved(tmp_path: Path) -> None:
+    config = load_train_config(write_config(tmp_path, MIXED), ["train.1.weight=2", "train.2.frames=[0, 900]"])
+    assert config.train_splits[1].weight == 2 and config.train_splits[2].frames == (0, 900)
+    with pytest.raises(
+        AegroupError, match=r"--set 'train\.3\.weight=1': field 'train\.3': not an index of the 3 entries"
+    ):
+        load_train_config(write_config(tmp_path, MIXED), ["train.3.weight=1"])
+    saved = save_resolved(config, tmp_path / "out" / "config.yaml", config.resolve_model(17))
+    data = yaml.safe_load(saved.read_text())
+    assert data["train"][2]["video"] == str(tmp_path / "videos/clip.mp4")
+    assert data["train"][2]["frames"] == [0, 900] and data["init_from"] == str(tmp_path / "runs/first")
+    again = load_train_config(saved)
+    assert again.train_splits == config.train_splits and again.val == config.val
+
+
+@pytest.mark.parametrize(
+    ("train", "expected"),
+    [
+        (
+            "[{ann_file: a.json}, {ann_file: b.json, weight: 0}]",
+            "field 'train[1].weight': Input should be greater",
+        ),
+        ("[{ann_file: a.json}, {image_dir: x}]", "field 'train[1].ann_file': Field required"),
+        ("{image_dir: x}", "field 'train.ann_file': Field required"),
+        ("{ann_file: a.json, frames: [5, 5]}", "field 'train.frames': [5, 5] selects no frames"),
+        ("{ann_file: a.json, frames: [-1, 5]}", "field 'train.frames': [-1, 5] selects no frames"),
+        ("[]", "field 'train': the list of training sources is empty"),
+        ("3", "field 'train': Input should be a valid dictionary"),
+    ],
+)
+def test_bad_sources_name_file_and_field(tmp_path: Path, train: str, expected: str) -> None:
+    path = write_config(tmp_path, f"schema: coco17\ntrain: {train}\n")
+    with pytest.raises(AegroupError) as err:
+        load_train_config(path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{path}: ") and expected in message

@@ -1,6 +1,6 @@
-"""Training data: COCO keypoint dataset, augmentation, targets, collate.
+"""Training data: labelled-frame sources, the pose dataset, augmentation, targets, collate.
 
-`targets`, `transforms` and `collate` import without torch; the torch-based dataset loads on first use,
+`targets`, `transforms` and `collate` import without torch; the torch-based datasets load on first use,
 so `aegroup.data.transforms.preprocess` does not pull in torch.
 """
 
@@ -12,15 +12,15 @@ from aegroup.data.collate import collate
 from aegroup.data.transforms import AugmentConfig
 
 if TYPE_CHECKING:
-    from aegroup.data.dataset import CocoPoseDataset
+    from aegroup.data.dataset import CocoPoseDataset, PoseDataset
 
-__all__ = ["AugmentConfig", "CocoPoseDataset", "collate"]
+__all__ = ["AugmentConfig", "CocoPoseDataset", "PoseDataset", "collate"]
 
 
 def __getattr__(name: str) -> Any:
-    """Load the torch-based `CocoPoseDataset` on first access."""
-    if name == "CocoPoseDataset":
-        from aegroup.data.dataset import CocoPoseDataset
+    """Load the torch-based datasets on first access."""
+    if name in ("CocoPoseDataset", "PoseDataset"):
+        from aegroup.data import dataset
 
-        return CocoPoseDataset
+        return getattr(dataset, name)
     raise AttributeError(f"module 'aegroup.data' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Batching `CocoPoseDataset` items for a `torch.utils.data.DataLoader`."""
+"""Batching `PoseDataset` items for a `torch.utils.data.DataLoader`."""
 
 from __future__ import annotations
 

@@ -20,13 +20,15 @@ METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl
 
 
 def evaluate(
-    gt_json: str | Path,
+    gt_json: str | Path | dict[str, Any],
     results: str | Path | Sequence[dict[str, Any]] | Any,
     schema: PoseSchema | str | Path | None = None,
     categories: Sequence[int | str] | None = None,
 ) -> dict[str, float]:
     """COCO keypoint metrics (AP, AP50, AP75, APm, APl, AR, ...) of `results` against `gt_json`.
 
+    `gt_json`: a COCO keypoints file, or such a dict in memory (e.g. `PoseDataset.ground_truth()` of frames
+    from any pose file); OKS sigmas are the schema's.
     `results`: an aegroup results file, a plain COCO results JSON list, a list of result dicts or a
     `ResultsFile`. Evaluation is category-agnostic (every keypoint category of the ground truth that
     matches the schema counts as one class), so predictions need no category id matching. Without a
@@ -34,10 +36,13 @@ def evaluate(
     """
     from pycocotools.cocoeval import COCOeval  # heavy import, only when evaluating
 
-    from aegroup.io.coco import index_coco, load_coco
+    from aegroup.io.coco import index_coco, load_coco, parse_coco
 
     schema = load_schema(schema) if schema is not None else _infer_schema(gt_json, results)
-    gt = load_coco(gt_json, schema, categories)
+    if isinstance(gt_json, dict):
+        gt = parse_coco(gt_json, Path("ground truth"), schema, categories)
+    else:
+        gt = load_coco(gt_json, schema, categories)
     wanted = set(gt.category_ids)
     data = dict(gt.coco.dataset)
     # One class: every chosen category becomes category 1 (COCOeval's useCats=0 does not work for keypoints).
@@ -60,7 +65,7 @@ def evaluate(
     return {name: max(float(v), 0.0) for name, v in zip(METRICS, ev.stats, strict=True)}
 
 
-def _infer_schema(gt_json: str | Path, results: Any) -> PoseSchema:
+def _infer_schema(gt_json: str | Path | dict[str, Any], results: Any) -> PoseSchema:
     """The results file's schema, else the ground truth's first keypoint category (a built-in if one fits)."""
     from aegroup.io.coco import read_coco_json
     from aegroup.io.results import RESULTS_FORMAT, ResultsFile, load_results
@@ -72,7 +77,7 @@ def _infer_schema(gt_json: str | Path, results: Any) -> PoseSchema:
             raw = json.loads(Path(results).read_text(encoding="utf-8"))
             if isinstance(raw, dict) and raw.get("format") == RESULTS_FORMAT:
                 return load_results(results).pose_schema
-    data = read_coco_json(gt_json)
+    data = gt_json if isinstance(gt_json, dict) else read_coco_json(gt_json)
     cats = [c for c in data.get("categories") or [] if isinstance(c, dict) and c.get("keypoints")]
     if not cats:
         raise AegroupError(f"{gt_json}: field 'categories': no category lists 'keypoints'")

@@ -191,7 +191,13 @@ def load_coco(
 ) -> CocoKeypoints:
     """Read and validate a COCO keypoints file for `schema`; raises AegroupError on the first problem."""
     path = Path(path)
-    data = read_coco_json(path)
+    return parse_coco(read_coco_json(path), path, schema, categories)
+
+
+def parse_coco(
+    data: dict[str, Any], path: Path, schema: PoseSchema, categories: Sequence[int | str] | None = None
+) -> CocoKeypoints:
+    """Validate an in-memory COCO keypoints dict (errors name `path`) and index it; see `load_coco`."""
     category_ids = select_categories(data, path, schema, categories)
     problems = image_problems(data, path) + annotation_problems(data, path, schema, category_ids)
     if problems:

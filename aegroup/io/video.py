@@ -2,11 +2,18 @@
 
 The frame table (each frame's presentation timestamp) is read once by demuxing the packets, which needs
 no decoding; frame i is the i-th frame in presentation order. A reader opens its file lazily in the
-process that first reads, so it can be handed to DataLoader worker processes (it pickles as its path).
+process that reads, so it can be handed to DataLoader worker processes (it pickles as its path, and a
+forked copy reopens the file rather than share a decoder).
+
+FFmpeg decodes with threads, which a forked child does not inherit: freeing a decoder there waits for them
+forever. So the child never frees the decoders it inherits, and a process that forks first collects its
+garbage, so that no dropped decoder is left for a child's garbage collector to free.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,13 @@ from aegroup.optional import require
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
 """File suffixes treated as videos by the CLI."""
+
+
+_INHERITED: list[Any] = []
+"""Decoders a forked process inherited from its parent; never used, never freed (see `VideoReader.read`)."""
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=gc.collect)
 
 
 def is_video(path: str | Path) -> bool:
@@ -55,6 +69,7 @@ class VideoReader:
         self._container: Any = None
         self._frames: Iterator[Any] | None = None
         self._next = -1
+        self._pid = os.getpid()
 
     @property
     def frames(self) -> int:
@@ -80,6 +95,12 @@ class VideoReader:
             raise AegroupError(f"{self.path}: frame {index} is outside 0..{self.frames - 1}")
         av = require("av", "reading videos")
         target = int(self._pts[index])
+        if self._pid != os.getpid():
+            # A forked copy (a DataLoader worker) inherited the parent's decoder, whose file offset the two
+            # processes share and whose threads did not come along: freeing it would wait for those threads
+            # forever, so it is kept, untouched, and the file opened afresh.
+            _INHERITED.append((self._container, self._frames))
+            self._container, self._frames, self._next, self._pid = None, None, -1, os.getpid()
         try:
             if self._container is None:
                 self._container = self._open()[0]

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from aegroup.data.transforms import AugmentConfig
 from aegroup.decode.config import DecodeConfig
@@ -20,16 +31,67 @@ from aegroup.schema import PoseSchema, load_schema
 
 
 class SplitConfig(BaseModel):
-    """One COCO keypoints split: the annotation file and the folder its `file_name`s are relative to."""
+    """One source of labelled frames: a pose file of any format `load_poses` reads, and where its pixels are.
+
+    `weight` (training sources only) is in `TrainSplit`.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    ann_file: Path = Field(description="COCO keypoints JSON (e.g. from `aegroup export` or `aegroup synth`).")
-    image_dir: Path = Field(description="Folder holding the images named in the JSON.")
+    ann_file: Path = Field(
+        description="Pose file: COCO keypoints JSON, SLEAP .slp, DeepLabCut CollectedData csv/h5 or project, "
+        "or any other format `aegroup convert` reads."
+    )
+    image_dir: Path | None = Field(
+        default=None,
+        description="Folder the file's image names are relative to (null: the one the format implies, else "
+        "the file's folder). Video frames are read from the video.",
+    )
+    video: Path | None = Field(
+        default=None, description="Video to read the frames from instead of the one the file names (.slp)."
+    )
+    frames: tuple[int, int | None] | None = Field(
+        default=None,
+        description="Frame range [start, stop) of a single-video file: only labelled frames with start <= "
+        "frame index < stop (stop null: to the end).",
+    )
     categories: list[int | str] | None = Field(
         default=None,
         description="COCO category ids or names to use (all categories sharing the skeleton when null).",
     )
+
+    @field_validator("frames")
+    @classmethod
+    def _range(cls, frames: tuple[int, int | None] | None) -> tuple[int, int | None] | None:
+        if frames is not None and (frames[0] < 0 or (frames[1] is not None and frames[1] <= frames[0])):
+            raise ValueError(
+                f"[{frames[0]}, {frames[1]}] selects no frames: expected [start, stop), 0 <= start < stop"
+            )
+        return frames
+
+    def image_folder(self) -> Path:
+        """The image folder: `image_dir`, else the annotation file's folder."""
+        return self.image_dir or self.ann_file.parent
+
+
+class TrainSplit(SplitConfig):
+    """A training source; with several, `weight` sets how often its images are drawn."""
+
+    weight: float = Field(
+        default=1.0,
+        gt=0,
+        description="Sampling weight: an epoch draws each of the source's images `weight` times (a fraction: "
+        "that share of its images, a different draw each epoch).",
+    )
+
+
+def _one_or_many(value: Any) -> str:
+    """Which form a `train` entry takes: one mapping or a list of them."""
+    return "many" if isinstance(value, list) else "one"
+
+
+_SPLIT_FORMS = ("one", "many")
+"""Tags of the `train` union; pydantic puts them into error locations, where they mean nothing to a user."""
 
 
 class ModelSection(BaseModel):
@@ -95,10 +157,25 @@ class TrainConfig(BaseModel):
     schema_: str | None = Field(
         default=None,
         alias="schema",
-        description="Built-in skeleton name or YAML/JSON file; null: the train file's first category.",
+        description="Built-in skeleton name or YAML/JSON file; null: the first train file's skeleton (COCO: "
+        "its first category).",
     )
-    train: SplitConfig = Field(description="Training split.")
+    train: Annotated[
+        Annotated[TrainSplit, Tag("one")] | Annotated[list[TrainSplit], Tag("many")],
+        Discriminator(_one_or_many),
+    ] = Field(description="Training source, or a list of sources mixed by their `weight`.")
     val: SplitConfig | None = Field(default=None, description="Validation split (no validation when null).")
+    init_from: Path | None = Field(
+        default=None,
+        description="Checkpoint (folder, file in it, or run folder) whose weights start the run; new "
+        "optimiser and schedule. Same joints and model sizes required.",
+    )
+    frame_cache: Literal["auto", "memory", "none"] = Field(
+        default="auto",
+        description="Video frames: 'memory' decodes the labelled frames once at start and keeps them in "
+        "memory; 'none' decodes each from the video when drawn; 'auto': memory when they fit in a quarter "
+        "of the RAM.",
+    )
     model: ModelSection = Field(default_factory=ModelSection, description="Model preset and overrides.")
     input_size: int | None = Field(
         default=None, ge=64, description="Square network input side in pixels (null: the preset's, tiny 128)."
@@ -142,6 +219,29 @@ class TrainConfig(BaseModel):
         description="Decoding parameters for validation (stored in checkpoints).",
     )
 
+    _source: str = PrivateAttr(default="config")
+
+    @property
+    def source(self) -> str:
+        """The config file this was read from (for error messages), or 'config'."""
+        return self._source
+
+    @property
+    def train_splits(self) -> list[TrainSplit]:
+        """The training sources as a list (one source or several)."""
+        return self.train if isinstance(self.train, list) else [self.train]
+
+    def train_field(self, index: int) -> str:
+        """How error messages name training source `index`: 'train' or 'train[i]'."""
+        return f"train[{index}]" if isinstance(self.train, list) else "train"
+
+    @field_validator("train")
+    @classmethod
+    def _some_sources(cls, train: TrainSplit | list[TrainSplit]) -> TrainSplit | list[TrainSplit]:
+        if isinstance(train, list) and not train:
+            raise ValueError("the list of training sources is empty")
+        return train
+
     @field_validator("device")
     @classmethod
     def _device(cls, device: str) -> str:
@@ -160,10 +260,15 @@ class TrainConfig(BaseModel):
         return method
 
     def resolve_schema(self) -> PoseSchema:
-        """Load the skeleton: the named/file schema, or the train file's first COCO category."""
+        """Load the skeleton: the named/file schema, else the first training file's (COCO: first category)."""
         if self.schema_ is not None:
             return load_schema(self.schema_)
-        return PoseSchema.from_coco_category(first_category(self.train.ann_file))
+        from aegroup.io.formats import detect_format, load_poses
+
+        first = self.train_splits[0]
+        if detect_format(first.ann_file) == "coco":
+            return PoseSchema.from_coco_category(first_category(first.ann_file))
+        return load_poses(first.ann_file, video=first.video).schema
 
     def resolve_model(self, num_joints: int, source: str = "config") -> ModelConfig:
         """The full model configuration for `num_joints` joints; errors name `model.<field>`."""
@@ -183,10 +288,7 @@ class TrainConfig(BaseModel):
         """The configuration as YAML; with `model_config`, the model section lists every resolved size."""
         data = self.model_dump(mode="json", by_alias=True)
         # Absolute paths, so that the saved file means the same wherever it is read from.
-        data["output_dir"] = str(self.output_dir.resolve())
-        for section, key in _PATH_FIELDS:
-            if data.get(section):
-                data[section][key] = str(Path(data[section][key]).resolve())
+        _map_paths(data, lambda p: str(Path(p).resolve()))
         if model_config is not None:
             sizes = model_config.model_dump(exclude={"num_joints", "input_size"})
             data["model"] = {"preset": self.model.preset, **sizes}
@@ -208,33 +310,53 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_override(data: dict[str, Any], keys: list[str], value: Any, text: str) -> None:
-    """Set `data[k0][k1]...` = value, creating mappings on the way; a non-mapping on the path is an error."""
-    node = data
-    for i, key in enumerate(keys[:-1]):
-        child = node.get(key)
-        if child is None:
-            child = node[key] = {}
-        if not isinstance(child, dict):
-            raise AegroupError(f"--set '{text}': field '{'.'.join(keys[: i + 1])}' is not a mapping")
-        node = child
-    node[keys[-1]] = value
+    """Set `data[k0][k1]...` = value, creating mappings on the way; a number indexes a list
+    (`train.1.weight`); anything else on the path that is not a mapping is an error."""
+    node: Any = data
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        where = ".".join(keys[: i + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise AegroupError(
+                    f"--set '{text}': field '{where}': not an index of the {len(node)} entries"
+                )
+            if last:
+                node[int(key)] = value
+            node = node[int(key)]
+            continue
+        if not isinstance(node, dict):
+            raise AegroupError(f"--set '{text}': field '{'.'.join(keys[:i])}' is not a mapping")
+        if last:
+            node[key] = value
+        elif node.get(key) is None:
+            node[key] = {}
+        node = node[key]
 
 
-_PATH_FIELDS = (("train", "ann_file"), ("train", "image_dir"), ("val", "ann_file"), ("val", "image_dir"))
+_SPLIT_PATHS = ("ann_file", "image_dir", "video")
+"""Path fields of a split."""
+
+
+def _map_paths(data: dict[str, Any], fn: Callable[[str], str]) -> None:
+    """Apply `fn` to every file path of a config mapping (splits, schema file, init_from, output_dir)."""
+    train = data.get("train")
+    splits = [*(train if isinstance(train, list) else [train]), data.get("val")]
+    for split in splits:
+        for key in _SPLIT_PATHS:
+            if isinstance(split, dict) and isinstance(split.get(key), str):
+                split[key] = fn(split[key])
+    schema = data.get("schema")
+    if isinstance(schema, str) and ("/" in schema or Path(schema).suffix):
+        data["schema"] = fn(schema)
+    for key in ("init_from", "output_dir"):
+        if isinstance(data.get(key), str):
+            data[key] = fn(data[key])
 
 
 def _anchor_paths(data: dict[str, Any], base: Path) -> None:
     """Make relative file paths of a config file relative to that file's folder, not the current folder."""
-    for section, key in _PATH_FIELDS:
-        node = data.get(section)
-        if isinstance(node, dict) and isinstance(node.get(key), str) and not Path(node[key]).is_absolute():
-            node[key] = str(base / node[key])
-    schema = data.get("schema")
-    if isinstance(schema, str) and ("/" in schema or Path(schema).suffix) and not Path(schema).is_absolute():
-        data["schema"] = str(base / schema)
-    out = data.get("output_dir")
-    if isinstance(out, str) and not Path(out).is_absolute():
-        data["output_dir"] = str(base / out)
+    _map_paths(data, lambda p: p if Path(p).is_absolute() else str(base / p))
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -271,7 +393,8 @@ def validate_config(data: dict[str, Any], source: str) -> TrainConfig:
     try:
         config = TrainConfig.model_validate(data)
     except ValidationError as err:
-        raise AegroupError(validation_message(source, err)) from None
+        raise AegroupError(validation_message(source, _without_form_tags(err))) from None
+    config._source = source
     # Model fields are only known to ModelConfig: check them now, not at the first step.
     config.resolve_model(num_joints=1, source=source)
     if config.schema_ is not None:
@@ -280,6 +403,20 @@ def validate_config(data: dict[str, Any], source: str) -> TrainConfig:
         except AegroupError as err:
             raise AegroupError(f"{source}: field 'schema': {err}") from None
     return config
+
+
+def _without_form_tags(err: ValidationError) -> ValidationError:
+    """The same errors with the `train` union's tags taken out of their locations."""
+    details = [
+        InitErrorDetails(
+            type=e["type"],
+            loc=tuple(p for p in e["loc"] if p not in _SPLIT_FORMS),
+            input=e["input"],
+            ctx=e.get("ctx", {}),
+        )
+        for e in err.errors()
+    ]
+    return ValidationError.from_exception_data(err.title, details)
 
 
 def first_category(ann_file: Path) -> dict[str, Any]:

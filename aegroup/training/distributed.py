@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import Dataset, DistributedSampler, Sampler
+from torch.utils.data import Sampler
 
 from aegroup.errors import AegroupError
 from aegroup.training.checkpoint import pick_device
@@ -79,36 +81,74 @@ def wrap_model(model: torch.nn.Module, env: DistEnv, device: torch.device) -> to
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-class ResumableSampler(Sampler[tuple[int, int]]):
-    """A DistributedSampler whose order is a pure function of (seed, epoch), resumable mid-epoch.
+def source_draws(size: int, weight: float) -> int:
+    """Samples an epoch draws from a source of `size` images with sampling `weight`: round(weight x size)."""
+    return math.floor(weight * size + 0.5)
 
-    Yields `(epoch, index)` keys for this rank's indices of the epoch, skipping the first `start` of them
-    (the samples an interrupted run had already consumed), so a resumed run sees exactly the data an
-    uninterrupted one would. The epoch travels with the key so that workers can seed per sample.
+
+class ResumableSampler(Sampler[tuple[int, int, int]]):
+    """A distributed sampler over weighted sources whose order is a pure function of (seed, epoch), resumable
+    mid-epoch.
+
+    The dataset concatenates sources of `sizes` images with sampling `weights`. An epoch draws every image of
+    a source floor(weight) times, plus one more time for a share weight - floor(weight) of its images
+    (chosen afresh each epoch), so source s gives exactly `source_draws(sizes[s], weights[s])` samples. The
+    epoch's samples are shuffled, padded and dealt to the ranks like `DistributedSampler` (with one source
+    of weight 1 the order is exactly its order). Yields `(epoch, index, copy)` keys, `copy` numbering the
+    draws of one image within the epoch, skipping the first `start` (the samples an interrupted run had
+    already consumed), so a resumed run sees exactly the data an uninterrupted one would. The epoch and copy
+    travel with the key so that workers can seed per sample.
     """
 
-    def __init__(self, dataset: Dataset, env: DistEnv, seed: int, shuffle: bool = True) -> None:
-        self.base = DistributedSampler(
-            dataset, num_replicas=env.world_size, rank=env.rank, shuffle=shuffle, seed=seed, drop_last=False
-        )
-        self.start = 0
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        weights: Sequence[float],
+        env: DistEnv,
+        seed: int,
+        shuffle: bool = True,
+    ) -> None:
+        self.sizes, self.weights = list(sizes), list(weights)
+        self.env, self.seed, self.shuffle = env, seed, shuffle
+        self.total = sum(source_draws(n, w) for n, w in zip(self.sizes, self.weights, strict=True))
+        self.epoch, self.start = 0, 0
 
     def set_position(self, epoch: int, start: int = 0) -> None:
         """Select the epoch (which fixes the order) and how many of its samples to skip."""
-        self.base.set_epoch(epoch)
-        self.start = start
+        self.epoch, self.start = epoch, start
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        epoch = self.base.epoch
-        return iter([(epoch, i) for i in list(self.base)[self.start :]])
+    def epoch_samples(self, epoch: int) -> list[tuple[int, int]]:
+        """Every (index, copy) the epoch draws, over all ranks, in order (before padding and dealing)."""
+        samples: list[tuple[int, int]] = []
+        offset = 0
+        for source, (size, weight) in enumerate(zip(self.sizes, self.weights, strict=True)):
+            whole = math.floor(weight)
+            samples += [(offset + i, copy) for copy in range(whole) for i in range(size)]
+            extra = source_draws(size, weight) - whole * size
+            if extra:
+                rng = np.random.default_rng([self.seed & 0xFFFFFFFF, epoch, source])
+                samples += [(offset + int(i), whole) for i in np.sort(rng.permutation(size)[:extra])]
+            offset += size
+        if self.shuffle:
+            generator = torch.Generator()
+            generator.manual_seed(self.seed + epoch)  # as DistributedSampler seeds its permutation
+            samples = [samples[i] for i in torch.randperm(len(samples), generator=generator).tolist()]
+        return samples
+
+    def __iter__(self) -> Iterator[tuple[int, int, int]]:
+        samples = self.epoch_samples(self.epoch)
+        padding = self.per_epoch * self.env.world_size - len(samples)
+        samples += (samples * math.ceil(padding / len(samples)))[:padding] if padding else []
+        mine = samples[self.env.rank :: self.env.world_size][self.start :]
+        return iter([(self.epoch, index, copy) for index, copy in mine])
 
     def __len__(self) -> int:
-        return len(self.base) - self.start
+        return self.per_epoch - self.start
 
     @property
     def per_epoch(self) -> int:
         """Samples this rank sees in a full epoch."""
-        return len(self.base)
+        return math.ceil(self.total / self.env.world_size)
 
 
 def shard_indices(count: int, env: DistEnv) -> list[int]:

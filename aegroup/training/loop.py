@@ -74,6 +74,8 @@ def fit(session: Session) -> TrainResult:
             f"{env.world_size} process(es) x batch {config.batch_size}) on {session.device}; "
             f"output in {session.out}"
         )
+        for note in session.notes:
+            log.message(note)
         while state.step < session.total_steps:
             run_epoch(session, log)
             if state.batch >= session.steps_per_epoch:
@@ -156,11 +158,11 @@ def run_validation(session: Session, log: RunLog) -> None:
     """Validate, track the best AP and (rank 0) save `best/` when it improves."""
     assert session.val is not None
     state, config = session.state, session.config
+    assert session.val_truth is not None
     metrics = validate(
         unwrap(session.model),
         session.val,
-        config.val.ann_file,  # type: ignore[union-attr]
-        config.val.categories,  # type: ignore[union-attr]
+        session.val_truth,
         session.schema,
         config.val_method,
         config.decode,

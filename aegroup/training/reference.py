@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -29,13 +29,14 @@ def _default(info: FieldInfo) -> str:
     return str(value)
 
 
-def _section(model: type[BaseModel]) -> type[BaseModel] | None:
-    """The nested config model a field holds (also through `X | None`), if any."""
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return model
-    for arg in getattr(model, "__args__", ()):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The nested config model a field holds (also through `X | None`, `list[X]` and `Annotated`), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _section(arg)
+        if found is not None:
+            return found
     return None
 
 
@@ -45,7 +46,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
         key = info.alias or name
         description = (info.description or "").replace("|", "\\|")
         rows.append(f"| `{prefix}{key}` | `{_default(info)}` | {description} |")
-        section = _section(info.annotation)  # type: ignore[arg-type]
+        section = _section(info.annotation)
         if section is not None:
             nested.append((section, f"{prefix}{key}."))
     for section, sub in nested:

@@ -24,7 +24,7 @@ from aegroup.training.checkpoint import (
 )
 from aegroup.training.config import TrainConfig, save_resolved
 from aegroup.training.distributed import DistEnv, ResumableSampler, on_main, wrap_model
-from aegroup.training.loaders import open_split, train_loader, val_loader
+from aegroup.training.loaders import open_data
 from aegroup.training.optim import build_optimizer
 
 LAST = "last"
@@ -68,10 +68,14 @@ class Session:
     loader: DataLoader
     sampler: ResumableSampler
     val: DataLoader | None
+    val_truth: dict[str, Any] | None
+    """The validation frames' labels as a COCO dict (what validation scores against)."""
     steps_per_epoch: int
     total_steps: int
     autocast: dict[str, Any]
     state: RunState
+    notes: list[str] = field(default_factory=list)
+    """Lines about how the data was opened, for the run's log."""
 
     @property
     def out(self) -> Path:
@@ -88,19 +92,11 @@ def autocast_args(config: TrainConfig, device: torch.device) -> dict[str, Any]:
 
 
 def build_session(config: TrainConfig, env: DistEnv, device: torch.device, resume: bool) -> Session:
-    """Open the data, build model and optimiser, and restore `last/` when resuming."""
+    """Open the data, build model and optimiser; restore `last/` when resuming, else load `init_from`."""
     schema = config.resolve_schema()
     model_config = config.resolve_model(schema.num_joints)
-    pin = device.type == "cuda"
-    train_set = open_split(config.train, schema, config, train=True)
-    if len(train_set) == 0:
-        raise AegroupError(f"{config.train.ann_file}: no training images")
-    loader, sampler = train_loader(train_set, config, env, pin)
-    val = (
-        val_loader(open_split(config.val, schema, config, train=False), config, env, pin)
-        if config.val
-        else None
-    )
+    data = open_data(config, schema, env, pin_memory=device.type == "cuda")
+    loader, sampler = data.loader, data.sampler
     steps_per_epoch = math.ceil(sampler.per_epoch / config.batch_size)
     total = config.max_steps or config.epochs * steps_per_epoch
     # The same seed on every rank gives identical initial weights (DDP also broadcasts rank 0's).
@@ -122,15 +118,21 @@ def build_session(config: TrainConfig, env: DistEnv, device: torch.device, resum
         scaler=scaler,
         loader=loader,
         sampler=sampler,
-        val=val,
+        val=data.val,
+        val_truth=data.val_truth,
         steps_per_epoch=steps_per_epoch,
         total_steps=total,
         autocast=autocast_args(config, device),
         state=RunState(),
+        notes=data.notes,
     )
     saved = on_main(lambda: _read_last(config, schema, model_config, resume), env)
     if saved is not None:
         _restore(session, *saved)
+    elif config.init_from is not None:
+        # Rank 0 loads; DistributedDataParallel hands its weights to the other ranks when it wraps the model.
+        on_main(lambda: _init_weights(model, config.init_from, schema, model_config), env)  # type: ignore[arg-type]
+        session.notes.append(f"weights from {config.init_from}")
     if env.is_main:
         save_resolved(config, config.output_dir / RESOLVED_CONFIG, model_config)
     session.model = wrap_model(model, env, device)
@@ -163,6 +165,26 @@ def _read_last(
             f"{folder}: field 'model' differs from the config's model; resume with the same model"
         )
     return checkpoint.state_dict, load_training_state(folder)
+
+
+def _init_weights(model: torch.nn.Module, path: Path, schema: PoseSchema, model_config: ModelConfig) -> None:
+    """Load a checkpoint's weights into the model; refuses another skeleton or other model sizes."""
+    checkpoint = load_checkpoint(path)
+    if checkpoint.schema.joints != schema.joints:
+        raise AegroupError(
+            f"{checkpoint.path}: was trained on the joints of '{checkpoint.schema.name}' "
+            f"({', '.join(checkpoint.schema.joints)}), not those of '{schema.name}' "
+            f"({', '.join(schema.joints)})"
+        )
+    theirs = checkpoint.model_config.model_dump(exclude={"input_size"})
+    ours = model_config.model_dump(exclude={"input_size"})
+    differ = [f"{key} {theirs[key]} (config: {ours[key]})" for key in ours if theirs.get(key) != ours[key]]
+    if differ:
+        raise AegroupError(
+            f"{checkpoint.path}: field 'model' differs from the config's: {', '.join(differ)}; "
+            "set the same sizes under 'model:' to start from it"
+        )
+    model.load_state_dict(checkpoint.state_dict)
 
 
 def _restore(session: Session, weights: dict[str, torch.Tensor], saved: dict[str, Any]) -> None:

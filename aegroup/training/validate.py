@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,8 +44,7 @@ def predict_annotations(
 def validate(
     model: torch.nn.Module,
     loader: DataLoader,
-    gt_file: Path,
-    categories: list[int | str] | None,
+    ground_truth: dict[str, Any],
     schema: PoseSchema,
     method: str,
     decode: DecodeConfig,
@@ -55,12 +53,13 @@ def validate(
     autocast: dict[str, Any],
     stride: int,
 ) -> dict[str, float]:
-    """COCO keypoint AP of the model on the val set; every rank decodes its share and gets the metrics."""
+    """COCO keypoint AP of the model on the val set against `ground_truth` (a COCO dict of its frames);
+    every rank decodes its share and gets the metrics."""
     local = predict_annotations(model, loader, schema, method, decode, device, autocast, stride)
     gathered = gather_objects(local, env)
     metrics: dict[str, float] = {}
     if env.is_main:
         results = [ann for part in gathered for ann in part]
-        scores = evaluate(gt_file, results, schema, categories)
+        scores = evaluate(ground_truth, results, schema)
         metrics = {key: float(scores[key]) for key in METRICS if key in scores}
     return broadcast_object(metrics, env)
