@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -171,14 +172,40 @@ def test_grey_frames_are_cached_as_one_channel(tmp_path: Path) -> None:
     from conftest import encode_video
 
     from aegroup.data.video_frames import VideoFrames
+    from aegroup.io.video import VideoReader
 
     rng = np.random.default_rng(0)
     grey = [np.repeat(rng.integers(0, 256, (32, 48, 1), dtype=np.uint8), 3, axis=2) for _ in range(6)]
     clip = encode_video(tmp_path / "grey.mp4", grey, gop=3)
-    frames = VideoFrames({0: clip})
+    frames = VideoFrames({0: VideoReader(clip)})
     expected = [frames.read(0, i) for i in range(6)]
     assert all((e[..., 0] == e[..., 1]).all() and (e[..., 1] == e[..., 2]).all() for e in expected)
     frames.preload([(0, 4), (0, 1), (0, 4)])
     assert frames.cached_frames == 2 and frames.cached_bytes == 2 * 32 * 48
     for i in (1, 4):
         np.testing.assert_array_equal(frames.read(0, i), expected[i])
+
+
+def test_frames_embedded_in_a_pkg_slp_give_the_items_of_the_video(synth_video, tmp_path: Path) -> None:
+    sio = pytest.importorskip("sleap_io")
+    from aegroup.io.formats import load_poses, save_poses
+
+    video, _, clip = synth_video
+    copy = tmp_path / "copy.mp4"
+    shutil.copyfile(clip, copy)
+    moved = replace(video, videos=[replace(video.videos[0], path=str(copy))])
+    labels = sio.load_slp(str(save_poses(moved, tmp_path / "labels.slp")))
+    pkg = tmp_path / "labels.pkg.slp"
+    sio.save_slp(labels, str(pkg), embed="user", verbose=False)
+    copy.unlink()  # the source video is gone: frames come from the package
+    embedded = load_poses(pkg)
+    assert embedded.videos[0].dataset is not None
+    kwargs = {"train": False, "input_size": 64, "max_instances": 4}
+    from_pkg = PoseSetFrames(embedded, pkg)
+    from_video = PoseSetFrames(video, clip)
+    assert from_pkg.frame_ids and len(from_pkg.frame_ids) == len(from_video.frame_ids)
+    # PNG-embedded frames are lossless copies of the decoded video frames.
+    for a, b in zip(
+        items(PoseDataset(from_pkg, **kwargs)), items(PoseDataset(from_video, **kwargs)), strict=True
+    ):
+        assert torch.equal(a["image"], b["image"]) and torch.equal(a["heatmaps"], b["heatmaps"])

@@ -206,7 +206,7 @@ def test_several_training_sources_with_weights(tmp_path: Path) -> None:
     assert [s.weight for s in splits] == [1.0, 3.0, 0.5]
     files = [tmp_path / "data/train.json", tmp_path / "fixes/corrected.json", tmp_path / "clip.slp"]
     assert [s.ann_file for s in splits] == files
-    assert splits[1].image_dir is None and splits[1].image_folder() == tmp_path / "fixes"
+    assert splits[1].image_dir is None
     assert splits[2].video == tmp_path / "videos/clip.mp4" and splits[2].frames == (0, 1200)
     assert config.val is not None and config.val.frames == (1200, None)
     assert config.init_from == tmp_path / "runs/first"

@@ -18,6 +18,7 @@ from aegroup.data.video_frames import VideoFrames
 from aegroup.errors import AegroupError
 from aegroup.io.coco import CocoKeypoints, bad_images, build_coco, image_path, open_image, read_rgb
 from aegroup.io.poses import Frame, PoseSet
+from aegroup.io.video import open_frames
 from aegroup.schema import PoseSchema
 
 
@@ -149,7 +150,9 @@ class PoseSetFrames:
         self.image_dir = Path(image_dir or poses.image_dir or self.source.parent)
         labelled = [f for f in poses if f.user.any()]
         used = sorted({f.video for f in labelled if f.video is not None})
-        self.videos = VideoFrames({v: self._video_path(poses, v) for v in used})
+        self.videos = VideoFrames(
+            {v: open_frames(self._video_path(poses, v), poses.videos[v].dataset) for v in used}
+        )
         bad = {f.id: problem for f in labelled if (problem := self._problem(f)) is not None}
         _report_bad(bad, len(labelled), self.source, skip_bad_images)
         self.frames = [_learnable(f) for f in labelled if f.id not in bad]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aegroup.io.video import VideoReader
+from aegroup.io.video import EmbeddedFrames, VideoReader
 
 
 class VideoFrames:
@@ -18,8 +18,8 @@ class VideoFrames:
     afterwards share those pages. A grey frame (equal channels) is kept as one channel, a third of the memory.
     """
 
-    def __init__(self, paths: Mapping[int, Path]) -> None:
-        self.readers = {video: VideoReader(path) for video, path in paths.items()}
+    def __init__(self, readers: Mapping[int, VideoReader | EmbeddedFrames]) -> None:
+        self.readers = dict(readers)
         self._cache: dict[tuple[int, int], np.ndarray] = {}
 
     def length(self, video: int) -> int:

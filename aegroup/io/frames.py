@@ -52,7 +52,7 @@ def save_png(pixels: np.ndarray, path: Path) -> None:
 
 def video_frame_pixels(poses: PoseSet, frames: Sequence[Frame]) -> Iterator[tuple[Frame, np.ndarray]]:
     """(frame, (H, W, 3) uint8 RGB) for video frames, in (video, frame index) order."""
-    from aegroup.io.video import EmbeddedFrames, VideoReader
+    from aegroup.io.video import EmbeddedFrames, VideoReader, open_frames
 
     todo = sorted((f for f in frames if f.video is not None), key=lambda f: (f.video, f.frame_index))
     reader: VideoReader | EmbeddedFrames | None = None
@@ -64,11 +64,8 @@ def video_frame_pixels(poses: PoseSet, frames: Sequence[Frame]) -> Iterator[tupl
                 if reader is not None:
                     reader.close()
                 ref = poses.videos[frame.video]
-                reader = (
-                    EmbeddedFrames(ref.path, ref.dataset)
-                    if ref.dataset is not None
-                    else VideoReader(video_file(poses, frame.video))
-                )
+                path = ref.path if ref.dataset is not None else video_file(poses, frame.video)
+                reader = open_frames(path, ref.dataset)
                 current = frame.video
             assert reader is not None
             yield frame, reader.read(frame.frame_index)

@@ -183,8 +183,18 @@ class EmbeddedFrames:
         except (OSError, UnidentifiedImageError) as err:
             raise AegroupError(f"{self.path}: cannot decode embedded frame {index} ({err})") from None
 
+    @property
+    def frames(self) -> int:
+        """One past the highest embedded frame number (the source video's frames that can be read)."""
+        return max(self._row, default=-1) + 1
+
     def close(self) -> None:
         """Nothing stays open between reads."""
+
+
+def open_frames(path: str | Path, dataset: str | None = None) -> VideoReader | EmbeddedFrames:
+    """A frame reader: of a video file, or of the frames embedded in an HDF5 `dataset` (a .pkg.slp)."""
+    return VideoReader(path) if dataset is None else EmbeddedFrames(path, dataset)
 
 
 def parse_frame_range(text: str, frames: int, source: str = "--frames") -> range:

@@ -69,10 +69,6 @@ class SplitConfig(BaseModel):
             )
         return frames
 
-    def image_folder(self) -> Path:
-        """The image folder: `image_dir`, else the annotation file's folder."""
-        return self.image_dir or self.ann_file.parent
-
 
 class TrainSplit(SplitConfig):
     """A training source; with several, `weight` sets how often its images are drawn."""

@@ -23,6 +23,7 @@ from aegroup.data.sources import CocoFrames, LabelledFrames, PoseSetFrames
 from aegroup.errors import AegroupError
 from aegroup.io import formats
 from aegroup.io.coco import load_coco
+from aegroup.io.frames import find_image_dir
 from aegroup.schema import PoseSchema
 from aegroup.training.config import SplitConfig, TrainConfig
 from aegroup.training.distributed import DistEnv, ResumableSampler, shard_indices, source_draws
@@ -91,7 +92,9 @@ def _read_frames(split: SplitConfig, schema: PoseSchema, config: TrainConfig, wh
         for name in ("frames", "video"):
             if getattr(split, name) is not None:
                 raise AegroupError(f"{field}.{name}': {path} is a COCO file of images, not of video frames")
-        return CocoFrames(load_coco(path, schema, split.categories), split.image_folder())
+        coco = load_coco(path, schema, split.categories)
+        names = [coco.image_info(i)["file_name"] for i in coco.image_ids[:3]]
+        return CocoFrames(coco, split.image_dir or find_image_dir(path.parent, names))
     if split.categories is not None:
         raise AegroupError(f"{field}.categories': only COCO files have categories; {path} is not one")
     poses = formats.load_poses(path, schema=schema, video=split.video)
