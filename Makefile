@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	# On a machine without an NVIDIA driver take the CPU build of torch, never a multi-GB CUDA wheel.
 	if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install "torch>=2.3"; \
 	else $(BIN)/pip install "torch==2.13.0"; fi
-	$(BIN)/pip install -e ".[gui,dev,formats]"
+	$(BIN)/pip install -e ".[gui,dev,formats,deploy]"
 	# Compile decoding's numba kernels once now (~10 s) rather than inside the first decode.
 	$(BIN)/python -c "from aegroup.decode import warm_up; from aegroup.schema import load_schema; warm_up(load_schema('coco17'))"
 	touch $(STAMP)

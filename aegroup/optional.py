@@ -13,6 +13,7 @@ EXTRAS = {
     "h5py": "formats",
     "onnx": "deploy",
     "onnxruntime": "deploy",
+    "onnxscript": "deploy",
 }
 """Module -> the aegroup extra that installs it."""
 
