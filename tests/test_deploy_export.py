@@ -31,6 +31,7 @@ def test_export_passes_the_checker_and_carries_everything_predicting_needs(onnx_
     assert {o.domain: o.version for o in model.opset_import}[""] == DEFAULT_OPSET
     assert [i.name for i in model.graph.input] == ["image"]
     assert [o.name for o in model.graph.output] == ["heatmaps", "tags"]
+    assert not any(node.metadata_props for node in model.graph.node)  # no stack traces, no local paths
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 3, "height", "width"]
     meta = read_metadata({p.key: p.value for p in model.metadata_props}, str(path))
@@ -155,3 +156,23 @@ def test_export_needs_the_deploy_extra(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "onnx", None)  # makes `import onnx` raise ImportError
     with pytest.raises(AegroupError, match=r"ONNX export needs onnx: pip install 'aegroup\[deploy\]'"):
         export_onnx(tmp_path / "missing", tmp_path / "m.onnx")
+
+
+@pytest.mark.slow
+def test_a_failed_check_is_a_one_line_error_with_the_yardstick(
+    onnx_export, synth_set, monkeypatch, cli
+) -> None:
+    """When groupings differ, the error says how many images, and how many PyTorch itself flips."""
+    from aegroup.deploy import export, parity
+
+    checkpoint, path = onnx_export
+    _, folder, _ = synth_set
+    report = export.ExportReport(path, 20, None, 1e-6, [], 1)
+    bad = parity.ParityReport(images=8, instances=20, mismatches=["image 3: 2 instances, PyTorch 3"])
+    bad.torch_unstable = 5
+    monkeypatch.setattr(export, "export_onnx", lambda *args: report)
+    monkeypatch.setattr(parity, "compare_backends", lambda *args, **kwargs: bad)
+    result = cli("export-model", checkpoint, "--onnx", path, "--check-images", folder)
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    assert "image 3: 2 instances, PyTorch 3; 1 images group differently" in result.err
+    assert "groups 5 differently from itself" in result.err

@@ -62,5 +62,9 @@ def check_export(checkpoint: Path, onnx: Path, folder: Path) -> None:
     )
     if not report.identical:
         first = report.mismatches[0] if report.mismatches else "maps over the tolerance"
-        raise AegroupError(f"{onnx}: does not predict like {checkpoint} on {folder} ({summary}; {first})")
+        raise AegroupError(
+            f"{onnx}: does not predict like {checkpoint} on {folder} ({summary}; {first}; "
+            f"{len(report.mismatches)} images group differently; PyTorch in channels_last layout groups "
+            f"{report.torch_unstable} differently from itself: tags too close to separate instances)"
+        )
     typer.echo(f"checked on {folder}: {summary}; groupings identical")
