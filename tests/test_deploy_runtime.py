@@ -159,6 +159,9 @@ def test_devices_threads_and_input_checks(onnx_export) -> None:
     _, path = onnx_export
     model = OnnxModel(path, device="auto", threads=1)
     assert model.providers[-1] == "CPUExecutionProvider"
+    batch = np.random.default_rng(0).standard_normal((2, 3, 64, 96), np.float32)
+    for got, want in zip(model(batch), model.run(batch), strict=True):  # the `Network` call
+        np.testing.assert_array_equal(got, want)
     with pytest.raises(AegroupError, match=r"input must be \(B, 3, H, W\) images, got \(3, 64, 64\)"):
         model.run(np.zeros((3, 64, 64), np.float32))
     with pytest.raises(AegroupError, match="device 'gpu': expected 'cpu', 'cuda', 'cuda:N' or 'auto'"):

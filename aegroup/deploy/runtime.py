@@ -97,6 +97,10 @@ class OnnxModel:
         heatmaps, tags = self.session.run(list(OUTPUTS), {INPUT: batch})
         return heatmaps, tags
 
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`run`: the forward pass of prediction's `Network` protocol, for `Predictor`."""
+        return self.run(images)
+
 
 def check_graph(session: Any, metadata: OnnxMetadata, source: str) -> None:
     """The graph has the aegroup input and outputs, with channel counts that match the metadata."""
