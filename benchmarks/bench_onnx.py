@@ -6,10 +6,11 @@ Each preset (17 joints, random weights) is saved as a checkpoint and exported by
 Runtime, and optionally `torch.compile`; the backends alternate round by round so that load drifting on
 a shared machine hits all of them, and each row's ratio is to PyTorch eager measured in that same row.
 
-CPU (default): tiny and mid presets at 256 and 512 px, 1 and 2 threads, batch 1. torch.compile rows only
-with `--compile` (on a busy 2-core CPU compiling takes minutes per input shape).
+CPU (default): tiny and mid presets at 256 and 512 px, 1 and 2 threads, batch 1 (about 1 minute on an
+idle 2-core VM). torch.compile rows only with `--compile`: every input shape and thread count compiles
+(about 30 s each on that VM, minutes when it is busy; the whole table then takes about 9 minutes).
 GPU: `--device cuda` times PyTorch CUDA against ONNX Runtime's CUDA execution provider (batch 8, compile
-rows by default); without `onnxruntime-gpu` installed the ONNX column says why and the PyTorch rows run.
+rows by default); without `onnxruntime-gpu` the PyTorch rows still run and a line says why ONNX did not.
 Run: `.venv/bin/python benchmarks/bench_onnx.py [--device cuda] [--presets tiny mid] [--sizes 256 512]
 [--threads 1 2] [--batch N] [--rounds N] [--compile]`.
 """
@@ -131,7 +132,7 @@ def main() -> None:
     print(f"network throughput, batch {batch_size}, median of {args.rounds} alternating rounds")
     print(f"on {machine(device)}; load average {os.getloadavg()[0]:.1f} at the start")
     if not compiled:
-        print("torch.compile rows skipped: pass --compile (on a CPU each input shape compiles for minutes)")
+        print("torch.compile rows skipped: pass --compile (on a CPU each input shape compiles for 30 s+)")
     print(f"{'preset':<6}|{'input':>6} |{'threads':>8} | {'eager img/s':>11} | {'onnxruntime':>21} | compile")
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
