@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip >/dev/null
 	$(BIN)/pip install $(PIP_ARGS) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(BIN)/pip install $(PIP_ARGS) -e ".[gui,dev,formats]"
+	$(BIN)/pip install $(PIP_ARGS) -e ".[gui,dev,formats,deploy]"
 	# Compile decoding's numba kernels once now (~10 s) rather than inside the first decode.
 	$(BIN)/python -c "from aegroup.decode import warm_up; from aegroup.schema import load_schema; warm_up(load_schema('coco17'))"
 	touch $(STAMP)

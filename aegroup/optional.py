@@ -15,6 +15,7 @@ EXTRAS = {
     "tables": "formats",
     "onnx": "deploy",
     "onnxruntime": "deploy",
+    "onnxscript": "deploy",
 }
 """Module -> the aegroup extra that installs it."""
 

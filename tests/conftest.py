@@ -165,3 +165,40 @@ def synth_video(synth_set, tmp_path_factory: pytest.TempPathFactory):
         replace(f, video=None, frame_index=None, file_name=f"frame_{f.frame_index:03d}.png") for f in frames
     ]
     return video, PoseSet(schema, pngs, image_dir=out).check("synth_video"), clip
+
+
+@pytest.fixture(scope="session")
+def onnx_checkpoint(tmp_path_factory: pytest.TempPathFactory, synth_set) -> Path:
+    """A tiny untrained CUSTOM_SCHEMA_YAML model with D = 2 tags, saved as a checkpoint (input 64).
+
+    The last head is re-initialised at full scale so the maps have many clear peaks (heatmaps up to ~1) and
+    tags spread beyond the grouping threshold: decoding then makes real choices for backends to agree on.
+    """
+    import torch
+
+    from aegroup.decode import DecodeConfig
+    from aegroup.model import ModelConfig, build_model
+    from aegroup.training.checkpoint import save_checkpoint
+
+    _, _, schema = synth_set
+    torch.manual_seed(0)
+    config = ModelConfig.preset("tiny", schema.num_joints, tag_dim=2, input_size=64)
+    model = build_model(config)
+    k = schema.num_joints
+    with torch.no_grad():
+        head = model.heads[-1]
+        fresh = torch.nn.Conv2d(head.in_channels, head.out_channels, 1)
+        head.weight[:k], head.bias[:k] = fresh.weight[:k] * 3, fresh.bias[:k]
+        head.weight[k:] *= 5
+    folder = tmp_path_factory.mktemp("onnx_checkpoint") / "best"
+    return save_checkpoint(folder, model, schema, config, DecodeConfig(max_instances=6), epoch=3, step=42)
+
+
+@pytest.fixture(scope="session")
+def onnx_export(tmp_path_factory: pytest.TempPathFactory, onnx_checkpoint: Path) -> tuple[Path, Path]:
+    """(checkpoint, its dynamic-size ONNX export at the default opset); skipped without the deploy extra."""
+    pytest.importorskip("onnxscript", reason="the 'deploy' extra is not installed")
+    from aegroup.deploy.export import export_onnx
+
+    out = tmp_path_factory.mktemp("onnx_export") / "model.onnx"
+    return onnx_checkpoint, export_onnx(onnx_checkpoint, out).path

@@ -77,6 +77,44 @@ def test_decode_batch_with_candidates_extracts_once_for_both() -> None:
             np.testing.assert_allclose(getattr(c, name), getattr(ref, name), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("refine", [False, True])
+@pytest.mark.parametrize("method", ["hungarian", "greedy"])
+def test_decode_batch_of_numpy_arrays_equals_the_tensor_path_exactly(method: str, refine: bool) -> None:
+    """ONNX Runtime hands back numpy arrays: their torch-free path gives bit-identical instances and
+    candidates, with two-dimensional tags (one instance offset by 0.6 in the second dimension)."""
+    scenes = [scene(s) for s in range(3)]
+    heat = np.stack([h for h, _ in scenes])
+    first = np.stack([t for _, t in scenes]).transpose(0, 1, 4, 2, 3)  # (B, K, 1, H, W) model layout
+    tags = np.concatenate([first, (first > 2) * 0.6], axis=2).astype(np.float32)
+    cfg = DecodeConfig(refine=refine, tag_threshold=0.8)
+    got, got_cands = decode_batch_with_candidates(heat, tags, SCHEMA, method, cfg)
+    want, want_cands = decode_batch_with_candidates(
+        torch.from_numpy(heat), torch.from_numpy(tags), SCHEMA, method, cfg
+    )
+    assert sum(map(len, got)) > 6
+    for image_got, image_want in zip(got, want, strict=True):
+        assert len(image_got) == len(image_want)
+        for a, b in zip(image_got, image_want, strict=True):
+            np.testing.assert_array_equal(a.keypoints, b.keypoints)
+            np.testing.assert_array_equal(a.tags, b.tags)
+            assert a.score == b.score
+    for a, b in zip(got_cands, want_cands, strict=True):
+        for name in ("xy", "score", "tag"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_decode_batch_of_numpy_arrays_rejects_bad_input() -> None:
+    h, t = scene(7)
+    heat, tags = h[None].copy(), t.transpose(0, 3, 1, 2)[None]
+    with pytest.raises(AegroupError, match=r"heatmaps: expected \(B, 17, H, W\)"):
+        decode_batch(heat[:, :5], tags, SCHEMA)
+    with pytest.raises(AegroupError, match="tags: expected"):
+        decode_batch(heat, tags[..., :-1], SCHEMA)
+    heat[0, 0, 0, 0] = np.inf
+    with pytest.raises(AegroupError, match="heatmaps: 1 NaN or infinite"):
+        decode_batch(heat, tags, SCHEMA)
+
+
 def test_group_accepts_tensors_and_batch_rejects_bad_input() -> None:
     h, t = scene(7)
     same(group(torch.from_numpy(h), torch.from_numpy(t), SCHEMA), group(h, t, SCHEMA))

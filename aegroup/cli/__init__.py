@@ -13,6 +13,7 @@ from aegroup.cli import data as data_cli
 from aegroup.cli import demo as demo_cli
 from aegroup.cli import evaluate as evaluate_cli
 from aegroup.cli import export as export_cli
+from aegroup.cli import export_model as export_model_cli
 from aegroup.cli import predict as predict_cli
 from aegroup.cli import schema as schema_cli
 from aegroup.cli import synth as synth_cli
@@ -33,6 +34,7 @@ app.command("synth")(synth_cli.synth)
 app.command("convert")(convert_cli.convert)
 app.command("demo")(demo_cli.demo)
 app.command("export")(export_cli.export)
+app.command("export-model")(export_model_cli.export_model)
 app.command("evaluate")(evaluate_cli.evaluate)
 app.command("predict")(predict_cli.predict)
 app.command("train")(train_cli.train)

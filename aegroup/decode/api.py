@@ -7,7 +7,13 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from aegroup.decode.candidates import check_finite, check_maps, extract_candidates, to_numpy
+from aegroup.decode.candidates import (
+    batch_candidates_numpy,
+    check_finite,
+    check_maps,
+    extract_candidates,
+    to_numpy,
+)
 from aegroup.decode.config import DecodeConfig
 from aegroup.decode.groupers import GROUPERS, Grouper, get_grouper
 from aegroup.decode.refine import refine
@@ -73,9 +79,10 @@ def decode_batch(
     config: DecodeConfig | None = None,
     **params: Any,
 ) -> list[list[Instance]]:
-    """Instances per image of a batch: `heatmaps` (B, K, H, W), `tags` (B, K, D, H, W) tensors (model layout).
+    """Instances per image of a batch: `heatmaps` (B, K, H, W), `tags` (B, K, D, H, W) (model layout).
 
-    Candidate extraction runs batched on the tensors' device; grouping and refinement run per image on CPU.
+    Tensors: candidate extraction runs batched on their device. Numpy arrays (e.g. ONNX Runtime's outputs):
+    it runs per image without importing torch, with the same result. Grouping and refinement run on CPU.
     """
     return decode_batch_with_candidates(heatmaps, tags, schema, method, config, **params)[0]
 
@@ -89,10 +96,13 @@ def decode_batch_with_candidates(
     **params: Any,
 ) -> tuple[list[list[Instance]], list[Candidates]]:
     """`decode_batch`, plus each image's candidates (heatmap pixels) from the same single extraction."""
-    from aegroup.decode.torch_candidates import batch_candidates  # torch only here
-
     cfg = resolve_config(config, params)
-    cands, heat_np, tag_np = batch_candidates(heatmaps, tags, schema.num_joints, cfg)
+    if isinstance(heatmaps, np.ndarray) and isinstance(tags, np.ndarray):
+        cands, heat_np, tag_np = batch_candidates_numpy(heatmaps, tags, schema.num_joints, cfg)
+    else:
+        from aegroup.decode.torch_candidates import batch_candidates  # torch only here
+
+        cands, heat_np, tag_np = batch_candidates(heatmaps, tags, schema.num_joints, cfg)
     instances = [
         _group_image(c, None if heat_np is None else (heat_np[b], tag_np[b]), schema, method, cfg)
         for b, c in enumerate(cands)

@@ -41,6 +41,33 @@ def check_maps(heatmaps: Any, tags: Any, num_joints: int) -> tuple[np.ndarray, n
     return heat, tag
 
 
+def check_batch_shapes(heat_shape: tuple[int, ...], tag_shape: tuple[int, ...], num_joints: int) -> None:
+    """One-line error unless heatmaps are (B, K, H, W) and tags (B, K, D, H, W) with the same B, K, H, W."""
+    if len(heat_shape) != 4 or heat_shape[1] != num_joints:
+        raise AegroupError(f"heatmaps: expected (B, {num_joints}, H, W), got {tuple(heat_shape)}")
+    if len(tag_shape) != 5 or tag_shape[:2] != heat_shape[:2] or tag_shape[3:] != heat_shape[2:]:
+        raise AegroupError(f"tags: expected (B, K, D, H, W) matching heatmaps, got {tuple(tag_shape)}")
+
+
+def batch_candidates_numpy(
+    heatmaps: np.ndarray, tags: np.ndarray, num_joints: int, config: DecodeConfig
+) -> tuple[list[Candidates], np.ndarray, np.ndarray]:
+    """Per-image `Candidates` of a numpy batch in model layout, plus the maps (B, K, H, W), (B, K, H, W, D).
+
+    `heatmaps` (B, K, H, W), `tags` (B, K, D, H, W) or (B, K, H, W) for D = 1: what an ONNX Runtime session
+    returns. The torch-free twin of `torch_candidates.batch_candidates`, with the same candidates.
+    """
+    heat = to_numpy(heatmaps, "heatmaps")
+    tag = to_numpy(tags, "tags")
+    if tag.ndim == 4:
+        tag = tag[:, :, None]
+    check_batch_shapes(heat.shape, tag.shape, num_joints)
+    # (B, K, D, H, W) -> (B, K, H, W, D), the per-image layout of `extract_candidates` and `refine`.
+    tag = np.ascontiguousarray(tag.transpose(0, 1, 3, 4, 2))
+    maps = [check_maps(h, t, num_joints) for h, t in zip(heat, tag, strict=True)]
+    return [extract_candidates(h, t, config) for h, t in maps], heat, tag
+
+
 def check_finite(array: np.ndarray, name: str) -> None:
     """Raise a one-line error when an input array holds NaN or infinite values."""
     # One pass without a boolean temporary: a NaN or +-inf entry makes the sum of squares NaN or inf. Huge

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aegroup.decode.candidates import select_peaks
+from aegroup.decode.candidates import check_batch_shapes, select_peaks
 from aegroup.decode.config import DecodeConfig
 from aegroup.decode.types import Candidates
 from aegroup.errors import AegroupError
@@ -24,11 +24,8 @@ def batch_candidates(
     tag = torch.as_tensor(tags).detach().float().to(heat.device)
     if tag.dim() == 4:
         tag = tag.unsqueeze(2)
-    if heat.dim() != 4 or heat.shape[1] != num_joints:
-        raise AegroupError(f"heatmaps: expected (B, {num_joints}, H, W), got {tuple(heat.shape)}")
+    check_batch_shapes(tuple(heat.shape), tuple(tag.shape), num_joints)
     b, k, h, w = heat.shape
-    if tag.dim() != 5 or tag.shape[:2] != heat.shape[:2] or tag.shape[3:] != heat.shape[2:]:
-        raise AegroupError(f"tags: expected (B, K, D, H, W) matching heatmaps, got {tuple(tag.shape)}")
     for name, t in (("heatmaps", heat), ("tags", tag)):
         if not bool(torch.isfinite(t).all()):
             raise AegroupError(f"{name}: NaN or infinite values (check the model output)")
