@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -13,7 +13,7 @@ from aegroup.decode.config import DecodeConfig
 from aegroup.decode.greedy import greedy_grouper
 from aegroup.decode.hungarian import hungarian_grouper
 from aegroup.decode.types import Candidates
-from aegroup.errors import AegroupError
+from aegroup.plugins import entry_point_table, load_plugin
 
 ENTRY_POINT_GROUP = "aegroup.groupers"
 
@@ -41,9 +41,9 @@ GROUPERS: dict[str, Grouper] = {
 
 
 @cache
-def plugin_groupers() -> dict[str, object]:
+def plugin_groupers() -> dict[str, EntryPoint]:
     """Entry points of the `aegroup.groupers` group by name (not loaded until used)."""
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return entry_point_table(ENTRY_POINT_GROUP)
 
 
 def available_groupers() -> list[str]:
@@ -58,14 +58,4 @@ def get_grouper(method: str | Grouper) -> Grouper:
     if method in GROUPERS:
         return GROUPERS[method]
     ep = plugin_groupers().get(method)
-    if ep is None:
-        raise AegroupError(
-            f"method '{method}': unknown grouper (available: {', '.join(available_groupers())})"
-        )
-    try:
-        loaded = ep.load()  # type: ignore[attr-defined]
-    except Exception as err:  # a broken plugin must not take the whole decode down with a traceback
-        raise AegroupError(f"method '{method}': cannot load plugin {ep.value} ({err})") from None  # type: ignore[attr-defined]
-    if not callable(loaded):
-        raise AegroupError(f"method '{method}': plugin {ep.value} is not callable")  # type: ignore[attr-defined]
-    return loaded
+    return load_plugin("grouper", method, ep, available_groupers(), callable, "callable")  # type: ignore[return-value]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import Field, ValidationError
 
 from aegroup.errors import AegroupError, validation_message
+from aegroup.plugins import entry_point_table, load_plugin
 from aegroup.track.costs import body_size, iou_cost, motion_cost
 from aegroup.track.linker import CostFactory, PairCost, link_frames, replay_frames
 from aegroup.track.memory import TrackMemory
@@ -112,9 +113,9 @@ TRACKERS: dict[str, Tracker] = {
 
 
 @cache
-def plugin_trackers() -> dict[str, object]:
+def plugin_trackers() -> dict[str, EntryPoint]:
     """Entry points of the `aegroup.trackers` group by name (not loaded until used)."""
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return entry_point_table(ENTRY_POINT_GROUP)
 
 
 def available_trackers() -> list[str]:
@@ -129,19 +130,13 @@ def get_tracker(method: str | Tracker) -> Tracker:
     if method in TRACKERS:
         return TRACKERS[method]
     ep = plugin_trackers().get(method)
-    if ep is None:
-        raise AegroupError(
-            f"method '{method}': unknown tracker (available: {', '.join(available_trackers())})"
-        )
-    try:
-        loaded = ep.load()  # type: ignore[attr-defined]
-    except Exception as err:  # a broken plugin must not end in a traceback
-        raise AegroupError(f"method '{method}': cannot load plugin {ep.value} ({err})") from None  # type: ignore[attr-defined]
-    if not isinstance(loaded, Tracker) or not isinstance(getattr(loaded, "Params", None), type):
-        raise AegroupError(
-            f"method '{method}': plugin {ep.value} is not a tracker (a callable with a 'Params' model)"  # type: ignore[attr-defined]
-        )
-    return loaded
+    expected = "a tracker (a callable with a 'Params' model)"
+    return load_plugin("tracker", method, ep, available_trackers(), is_tracker, expected)  # type: ignore[return-value]
+
+
+def is_tracker(value: object) -> bool:
+    """Whether `value` follows the `Tracker` protocol: callable, with a `Params` model class."""
+    return isinstance(value, Tracker) and isinstance(getattr(value, "Params", None), type)
 
 
 def make_params(tracker: Tracker, source: str = "tracker", **values: Any) -> TrackParams:
