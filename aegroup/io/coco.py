@@ -319,7 +319,29 @@ def keypoint_box(keypoints: np.ndarray) -> list[float]:
     if labelled.size == 0:
         return [0.0, 0.0, 0.0, 0.0]
     lo, hi = labelled.min(axis=0), labelled.max(axis=0)
-    return [round(float(v), 2) for v in (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])]
+    return [float(v) for v in (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])]
+
+
+def keypoint_annotation(
+    ann_id: int, image_id: int, keypoints: np.ndarray, box: list[float] | None = None
+) -> dict[str, Any]:
+    """A COCO annotation (category 1) of one (K, 3) x, y, v instance at full precision; absent joints are
+    0, 0, 0; `box` (x, y, width, height) defaults to the box around the labelled joints."""
+    labelled = keypoints[:, 2] > 0
+    flat: list[float] = []
+    for (x, y, v), lab in zip(keypoints, labelled, strict=True):
+        flat += [float(x), float(y), int(v)] if lab else [0, 0, 0]
+    box = keypoint_box(keypoints) if box is None else box
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "keypoints": flat,
+        "num_keypoints": int(labelled.sum()),
+        "bbox": box,
+        "area": box[2] * box[3],
+        "iscrowd": 0,
+    }
 
 
 def build_coco(
@@ -332,28 +354,15 @@ def build_coco(
     """A COCO keypoints dict for one schema (category id 1) from per-image (N, K, 3) x, y, v image pixels.
 
     `boxes` (per image (N, 4) x, y, width, height) overrides the default box around the labelled joints;
-    area is the box area. `scores` adds a `score` per annotation. Unlabelled joints are written as 0, 0, 0.
+    area is the box area. `scores` adds a `score` per annotation. Written by `keypoint_annotation`.
     """
     annotations: list[dict[str, Any]] = []
     for info in images:
         image_id = int(info["id"])
         inst = np.asarray(keypoints.get(image_id, np.zeros((0, schema.num_joints, 3))), dtype=np.float64)
         for n, kp in enumerate(inst.reshape(-1, schema.num_joints, 3)):
-            labelled = kp[:, 2] > 0
-            flat: list[float | int] = []
-            for (x, y, v), lab in zip(kp, labelled, strict=True):
-                flat += [round(float(x), 2), round(float(y), 2), int(v)] if lab else [0, 0, 0]
-            box = [round(float(v), 2) for v in boxes[image_id][n]] if boxes is not None else keypoint_box(kp)
-            ann: dict[str, Any] = {
-                "id": len(annotations) + 1,
-                "image_id": image_id,
-                "category_id": 1,
-                "keypoints": flat,
-                "num_keypoints": int(labelled.sum()),
-                "bbox": box,
-                "area": round(box[2] * box[3], 2),
-                "iscrowd": 0,
-            }
+            box = None if boxes is None else [float(v) for v in boxes[image_id][n]]
+            ann = keypoint_annotation(len(annotations) + 1, image_id, kp, box)
             if scores is not None:
                 ann["score"] = float(scores[image_id][n])
             annotations.append(ann)
@@ -488,22 +497,7 @@ def poses_to_coco(poses: PoseSet, root: Path) -> dict[str, Any]:
             )
         images.append(image)
         for n in range(f.num_instances):
-            kp = f.keypoints[n]
-            labelled = kp[:, 2] > 0
-            flat: list[float] = []
-            for (x, y, v), lab in zip(kp, labelled, strict=True):
-                flat += [float(x), float(y), int(v)] if lab else [0, 0, 0]
-            box = keypoint_box(kp)
-            ann: dict[str, Any] = {
-                "id": len(annotations) + 1,
-                "image_id": f.id,
-                "category_id": 1,
-                "keypoints": flat,
-                "num_keypoints": int(labelled.sum()),
-                "bbox": box,
-                "area": round(box[2] * box[3], 2),
-                "iscrowd": 0,
-            }
+            ann = keypoint_annotation(len(annotations) + 1, f.id, f.keypoints[n])
             if f.track[n] >= 0:
                 ann["track_id"] = int(f.track[n])
             if not f.user[n]:
