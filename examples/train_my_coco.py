@@ -11,10 +11,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from aegroup.errors import AegroupError
-from aegroup.io.coco import check_coco
+from aegroup.io.coco import check_coco, read_coco_json
+from aegroup.io.frames import find_image_dir
 from aegroup.training import load_train_config, train
+from aegroup.training.config import SplitConfig
+
+
+def image_folder(split: SplitConfig) -> Path:
+    """The split's image folder: the one it names, else where its file's image names are found."""
+    if split.image_dir is not None:
+        return split.image_dir
+    names = [image["file_name"] for image in read_coco_json(split.ann_file)["images"]]
+    return find_image_dir(split.ann_file.parent, names)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         schema = config.resolve_schema()
         splits = [(config.train_field(i), s) for i, s in enumerate(config.train_splits)]
         for name, split in splits + ([("val", config.val)] if config.val else []):
-            summary = check_coco(split.ann_file, split.image_folder(), schema, split.categories)
+            summary = check_coco(split.ann_file, image_folder(split), schema, split.categories)
             if summary.problems:
                 raise AegroupError(f"{name} split: {summary.problems[0]}")
             print(f"{name}: {summary.images} images, {summary.instances} instances of '{schema.name}'")
