@@ -53,10 +53,14 @@ def load_predictor(
     """A checkpoint (PyTorch) or, for an .onnx file, an exported model (ONNX Runtime, no torch)."""
     from aegroup.predict import Predictor
 
-    options = {"method": method, "flip": flip, "scales": parse_scales(scales), "input_size": input_size}
+    values = parse_scales(scales)
     if model.suffix.lower() == ".onnx":
-        return Predictor.from_onnx(model, device=device, threads=threads, **options)  # type: ignore[arg-type]
-    return Predictor.from_checkpoint(model, device=device, threads=threads, **options)  # type: ignore[arg-type]
+        return Predictor.from_onnx(
+            model, device, threads, method=method, flip=flip, scales=values, input_size=input_size
+        )
+    return Predictor.from_checkpoint(
+        model, device, method=method, flip=flip, scales=values, input_size=input_size, threads=threads
+    )
 
 
 def track_params(track: bool, max_tracks: int | None, window: int | None) -> TrackParams | None:
@@ -77,8 +81,8 @@ def summary_line(summary: PredictSummary, out: Path, tracking: TrackParams | Non
     line = f"wrote {out}: {summary.images} {summary.unit}, {summary.instances} instances"
     if tracking is not None:
         line += f", {summary.tracks} tracks"
-    if summary.dropped:
-        line += f", {summary.dropped} instances dropped (more than --max-tracks {tracking.max_tracks})"  # type: ignore[union-attr]
+        if summary.dropped:
+            line += f", {summary.dropped} instances dropped (more than --max-tracks {tracking.max_tracks})"
     if summary.skipped:
         line += f", {len(summary.skipped)} unreadable {summary.unit} skipped"
     return line + f" ({summary.images_per_s:.1f} {summary.unit}/s)"
