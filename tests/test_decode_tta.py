@@ -14,7 +14,7 @@ from aegroup.decode import (
     extract_candidates,
     group,
 )
-from aegroup.decode.tta import flip_maps, merge_flip, merge_scales, resize_maps
+from aegroup.decode.tta import flip_maps, merge_flip, merge_scales, resize_bilinear, resize_maps
 from aegroup.errors import AegroupError
 from aegroup.schema import load_schema
 
@@ -166,3 +166,57 @@ def test_merge_scales_averages_heatmaps_and_concatenates_tags() -> None:
     close(merged_tags, torch.cat([tags, up_tags], dim=2))
     with pytest.raises(AegroupError, match="multi-scale"):
         merge_scales([heat], [], (8, 8))
+
+
+def bilinear_reference(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Plain-loop bilinear resize with aligned pixel centres and edge clamping (float64)."""
+    h, w = maps.shape[-2:]
+    out = np.zeros((*maps.shape[:-2], *size))
+    for i in range(size[0]):
+        y = min(max((i + 0.5) * h / size[0] - 0.5, 0.0), h - 1)
+        y0 = int(y)
+        y1 = min(y0 + 1, h - 1)
+        for j in range(size[1]):
+            x = min(max((j + 0.5) * w / size[1] - 0.5, 0.0), w - 1)
+            x0 = int(x)
+            x1 = min(x0 + 1, w - 1)
+            top = maps[..., y0, x0] * (1 - (x - x0)) + maps[..., y0, x1] * (x - x0)
+            bottom = maps[..., y1, x0] * (1 - (x - x0)) + maps[..., y1, x1] * (x - x0)
+            out[..., i, j] = top * (1 - (y - y0)) + bottom * (y - y0)
+    return out
+
+
+@pytest.mark.parametrize(("source", "size"), [((8, 8), (12, 12)), ((9, 6), (4, 10)), ((5, 7), (5, 7))])
+def test_numpy_resize_equals_the_loop_reference_and_torch(source: tuple[int, int], size) -> None:
+    maps = np.random.default_rng(0).standard_normal((2, 3, *source)).astype(np.float32)
+    got = resize_bilinear(maps, size)
+    assert got.dtype == np.float32 and got.shape == (2, 3, *size)
+    # Sample positions are float32, as torch computes them: ~1e-7 off the exact ones of the reference.
+    np.testing.assert_allclose(got, bilinear_reference(maps.astype(np.float64), size), rtol=0, atol=1e-5)
+    want = torch.nn.functional.interpolate(
+        torch.from_numpy(maps), size=size, mode="bilinear", align_corners=False
+    )
+    np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=1e-6)
+
+
+def test_numpy_merges_equal_the_tensor_merges() -> None:
+    """Flip merges are bit-identical on both backends; multi-scale merges agree to 1e-6 (the resize)."""
+    rng = np.random.default_rng(1)
+    k = SCHEMA.num_joints
+    heat, flipped = (rng.random((2, k, 6, 7), np.float32) for _ in range(2))
+    tags, flipped_tags = (rng.standard_normal((2, k, 2, 6, 7)).astype(np.float32) for _ in range(2))
+    arrays = merge_flip(heat, tags, flipped, flipped_tags, SCHEMA.flip_index)
+    tensors = merge_flip(*map(torch.from_numpy, (heat, tags, flipped, flipped_tags)), SCHEMA.flip_index)
+    for a, t in zip(arrays, tensors, strict=True):
+        assert isinstance(a, np.ndarray) and a.dtype == np.float32
+        np.testing.assert_array_equal(a, t.numpy())
+    small_heat, small_tags = heat[..., :3, :4], tags[..., :3, :4]
+    arrays = merge_scales([heat, small_heat], [tags, small_tags], (6, 7))
+    tensors = merge_scales(
+        [torch.from_numpy(heat), torch.from_numpy(small_heat.copy())],
+        [torch.from_numpy(tags), torch.from_numpy(small_tags.copy())],
+        (6, 7),
+    )
+    assert arrays[1].shape == (2, k, 4, 6, 7)
+    for a, t in zip(arrays, tensors, strict=True):
+        np.testing.assert_allclose(a, t.numpy(), rtol=0, atol=1e-6)

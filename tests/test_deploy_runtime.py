@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from no_torch import run_without_torch
 
 from aegroup.errors import AegroupError
 
@@ -16,26 +17,7 @@ onnx = pytest.importorskip("onnx", reason="the 'deploy' extra is not installed")
 ort = pytest.importorskip("onnxruntime", reason="the 'deploy' extra is not installed")
 
 TORCH_FREE_PREDICT = """
-import json, sys
-
-
-class NoTorch:
-    '''A meta-path finder that makes every import of torch fail, as on a machine without it.'''
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError(f"{name} is blocked in this process")
-        return None
-
-
-sys.meta_path.insert(0, NoTorch())
-try:
-    import torch  # noqa: F401
-except ImportError:
-    pass
-else:
-    raise SystemExit("the torch blocker did not work")
-
+import json
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +37,6 @@ out = []
 for instances, (_, affine) in zip(grouped, prepared):
     mapped = to_image(instances, invert_affine(affine), meta.output_stride)
     out.append([{"keypoints": i.keypoints.tolist(), "score": i.score} for i in mapped])
-assert not [m for m in sys.modules if m == "torch" or m.startswith("torch.")]
 Path(sys.argv[2]).write_text(json.dumps(out))
 """
 
@@ -71,11 +52,7 @@ def test_prediction_without_torch_equals_the_pytorch_predictor(onnx_export, synt
     _, folder, _ = synth_set
     files = sorted(folder.iterdir())[:5]
     out = tmp_path / "instances.json"
-    run = subprocess.run(
-        [sys.executable, "-c", TORCH_FREE_PREDICT, str(path), str(out), *map(str, files)],
-        capture_output=True,
-        text=True,
-    )
+    run = run_without_torch(TORCH_FREE_PREDICT, str(path), str(out), *map(str, files))
     assert run.returncode == 0, run.stderr
     got = json.loads(out.read_text())
     want = Predictor.from_checkpoint(checkpoint, device="cpu").predict_batch([read_rgb(f) for f in files])

@@ -128,6 +128,7 @@ def test_empty_candidates_record() -> None:
         (lambda d: d.update(format="coco"), "field 'format'"),
         (lambda d: d["images"].append(dict(d["images"][0])), "duplicate image id"),
         (lambda d: d["annotations"][0].update(score="high"), "field 'annotations[0].score'"),
+        (lambda d: d["annotations"][1].update(track_doubt=1.5), "field 'annotations[1].track_doubt'"),
     ],
 )
 def test_bad_results_file_gives_one_line_error(tmp_path: Path, edit, expected: str) -> None:

@@ -17,8 +17,10 @@ the network through `aegroup.decode.group_candidates`. Torch-free so that the la
 Optional fields (older files, without them, read as before): `images[].video` (the video's path,
 relative to the results file's folder) and `images[].frame_index` for a video frame (its `file_name`
 then names the PNG `aegroup convert` would extract it to); `annotations[].track_id`, an index into a
-top-level `tracks` list of names; `annotations[].user`, true for an instance labelled by a person,
-whose third keypoint values are then COCO visibility flags (0, 1, 2) instead of scores.
+top-level `tracks` list of names, and `annotations[].track_doubt` (0..1), how close the tracker came to
+giving the instance another track (`aegroup predict --track`; docs/tracking.md); `annotations[].user`, true
+for an instance labelled by a person, whose third keypoint values are then COCO visibility flags (0, 1, 2)
+instead of scores.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class ResultAnnotation(BaseModel):
     score: float
     tags: list[list[float]] | None = Field(default=None, description="Per-joint tag vectors, K x D.")
     track_id: int | None = Field(default=None, ge=0, description="Index into the file's `tracks`.")
+    track_doubt: float | None = Field(
+        default=None, ge=0, le=1, description="Tracking doubt: 1 - margin / max_cost (docs/tracking.md)."
+    )
     user: bool | None = Field(default=None, description="True: labelled by a person (values x, y, v).")
 
 

@@ -1,26 +1,23 @@
-"""Prediction over many image files: which images (a folder or a COCO file), progress, the results file.
+"""Prediction over many image files: which images (a folder or a COCO file), the run, the written file.
 
 Torch-free itself: the `Predictor` it drives is passed in.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING
 
 from aegroup.errors import AegroupError
 from aegroup.io.coco import image_path, load_coco
-from aegroup.io.results import build_results, candidates_to_record, instances_to_annotations, save_results
-from aegroup.predict.images import image_files
+from aegroup.io.poses import PoseSet
+from aegroup.predict.images import Prepared, image_files, read_image
+from aegroup.predict.output import Output, Slot, collect, write_predictions
 from aegroup.schema import PoseSchema
 
 if TYPE_CHECKING:
-    from aegroup.predict.predictor import Prediction, Predictor
+    from aegroup.predict.predictor import Predictor
 
 
 @dataclass(frozen=True)
@@ -31,19 +28,28 @@ class ImageEntry:
     file_name: str
     path: Path
 
+    @property
+    def folder(self) -> Path:
+        """The folder `file_name` is relative to."""
+        return self.path.parents[len(Path(self.file_name).parts) - 1]
+
 
 @dataclass
 class PredictSummary:
-    """What a prediction run wrote and how fast it went."""
+    """What a prediction run wrote and how fast it went: images (or video frames) predicted, instances
+    and tracks written, instances dropped beyond `max_tracks`, unreadable items."""
 
     images: int = 0
     instances: int = 0
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unit: str = "images"
+    tracks: int = 0
+    dropped: int = 0
 
     @property
     def images_per_s(self) -> float:
-        """Images predicted per second (reading, network, grouping; writing excluded)."""
+        """Images (or frames) predicted per second (reading, network, grouping; writing excluded)."""
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
 
@@ -72,57 +78,31 @@ def image_list(
 def run_prediction(
     predictor: Predictor,
     entries: list[ImageEntry],
-    out: Path,
+    out: Path | Output,
     batch_size: int = 8,
     candidates: bool = True,
     progress: bool = True,
 ) -> PredictSummary:
-    """Predict every image (unreadable ones skipped and listed), then write the results file atomically."""
-    summary = PredictSummary()
-    images: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
-    records: list[dict[str, Any]] = []
-    bar = Progress(
-        TextColumn("predict"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not progress,
-        transient=True,
+    """Predict every image (unreadable ones skipped and listed), then write the results file (or the file
+    `out` describes: another format, tracking) atomically."""
+    output = out if isinstance(out, Output) else Output(Path(out))
+    stream = predictor.predict_stream(entries, read_entry, batch_size, candidates)
+    slots = ((Slot(entry.id, file_name=entry.file_name), result) for entry, result in stream)
+    collected = collect(slots, predictor.schema, len(entries), "img", progress)
+    poses = PoseSet(predictor.schema, collected.frames, image_dir=entries[0].folder if entries else None)
+    written = write_predictions(
+        poses, collected.candidates if candidates else None, output, "predicted images"
     )
-    start = time.perf_counter()
-    with bar:
-        task = bar.add_task("predict", total=len(entries), rate="")
-        stream = predictor.predict_files([e.path for e in entries], batch_size, candidates)
-        # predict_files keeps the input order, so each result pairs with its entry.
-        for entry, (_, result) in zip(entries, stream, strict=True):
-            if isinstance(result, str):
-                summary.skipped.append(result)
-            else:
-                add_image(entry, result, images, annotations, records)
-                summary.images += 1
-                summary.instances += len(result.instances)
-            elapsed = time.perf_counter() - start
-            bar.update(task, advance=1, rate=f"{summary.images / max(elapsed, 1e-9):.1f} img/s")
-    summary.seconds = time.perf_counter() - start
-    results = build_results(predictor.schema, images, annotations, records if candidates else None)
-    save_results(out, results)
-    return summary
+    return PredictSummary(
+        len(collected.frames),
+        written.instances,
+        collected.skipped,
+        collected.seconds,
+        tracks=written.tracks,
+        dropped=written.dropped,
+    )
 
 
-def add_image(
-    entry: ImageEntry,
-    prediction: Prediction,
-    images: list[dict[str, Any]],
-    annotations: list[dict[str, Any]],
-    records: list[dict[str, Any]],
-) -> None:
-    """Append one image's entry, instances and candidates to the results being built."""
-    images.append(
-        {"id": entry.id, "file_name": entry.file_name, "width": prediction.width, "height": prediction.height}
-    )
-    annotations.extend(instances_to_annotations(entry.id, prediction.instances))
-    if prediction.candidates is not None:
-        records.append(candidates_to_record(entry.id, prediction.candidates))
+def read_entry(entry: ImageEntry) -> Prepared:
+    """Read one entry's image file (`images.read_image`)."""
+    return read_image(entry.path)

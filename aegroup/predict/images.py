@@ -1,4 +1,5 @@
-"""Images for prediction: listing and reading image files, batching them into network inputs (no torch)."""
+"""Images for prediction: listing and reading image files and video frames, batching them into network
+inputs (no torch)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ import numpy as np
 from aegroup.data.transforms import preprocess
 from aegroup.errors import AegroupError
 from aegroup.io.coco import read_rgb
+from aegroup.io.video import VideoReader
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass
 class Prepared:
-    """An image read from disk, or the one-line reason it could not be read."""
+    """An image read from disk or a video, or the one-line reason it could not be read."""
 
-    path: Path
     pixels: np.ndarray | None = None
     error: str | None = None
 
@@ -27,9 +28,17 @@ class Prepared:
 def read_image(path: Path) -> Prepared:
     """Read one image file as RGB, catching the one-line error of a missing or corrupt file."""
     try:
-        return Prepared(path, pixels=read_rgb(path))
+        return Prepared(pixels=read_rgb(path))
     except AegroupError as err:
-        return Prepared(path, error=str(err))
+        return Prepared(error=str(err))
+
+
+def read_video_frame(reader: VideoReader, index: int) -> Prepared:
+    """Decode frame `index` of a video as RGB, catching the one-line error of an undecodable frame."""
+    try:
+        return Prepared(pixels=reader.read(index))
+    except AegroupError as err:
+        return Prepared(error=str(err))
 
 
 def image_files(folder: Path) -> list[Path]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
-from aegroup.training.checkpoint import pick_device
+from aegroup.errors import AegroupError
+from aegroup.training.checkpoint import Checkpoint, load_model, pick_device
 
 
 class TorchNetwork:
@@ -21,3 +24,18 @@ class TorchNetwork:
         """The last stack's heatmaps (B, K, H, W) and tags (B, K, D, H, W), float32 on the model's device."""
         output = self.model(torch.from_numpy(batch).to(self.device))
         return output.heatmaps[-1].float(), output.tags[-1].float()
+
+
+def load_network(
+    path: str | Path, device: str | torch.device = "auto", threads: int = 0
+) -> tuple[TorchNetwork, Checkpoint]:
+    """A checkpoint's model as a `TorchNetwork` on `device` ('auto': CUDA when present), and the checkpoint.
+
+    `threads` > 0 sets torch's intra-op CPU threads for the whole process (0 keeps torch's default).
+    """
+    if threads < 0:
+        raise AegroupError(f"threads: expected 0 (torch's default) or more, got {threads}")
+    if threads > 0:
+        torch.set_num_threads(threads)
+    model, ckpt = load_model(path, pick_device(device))
+    return TorchNetwork(model, next(model.parameters()).device), ckpt
