@@ -3,6 +3,7 @@ navigation, placing a new instance joint by joint, pose files in and out, autosa
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -255,3 +256,34 @@ def test_empty_annotations_default_to_untracked() -> None:
     ann = Annotations.empty(4, 1)
     grown, new_id = edits.new_instance(ann)
     assert grown.track.tolist() == [-1] and new_id == 1
+
+
+def test_results_of_a_video_open_with_their_video_frames(tmp_path: Path) -> None:
+    poses = video_poses(tmp_path / "v")
+    predicted = replace(
+        poses,
+        frames=[
+            replace(f, user=np.zeros(f.num_instances, bool), scores=np.where(f.present(), 0.5, np.nan))
+            for f in poses.frames
+        ],
+    )
+    results = save_poses(predicted, tmp_path / "r" / "results.json", to="results")
+    moved = tmp_path / "elsewhere.mp4"
+    (tmp_path / "v" / "clip.mp4").rename(moved)
+    doc = open_session(None, results=results, video=moved).doc
+    assert [im.frame_key for im in doc.images] == [(0, f) for f in LABELLED]
+    assert doc.videos[0].path == str(moved) and doc.videos[0].frames == FRAMES
+    assert doc.tracks == ["female", "male"] and doc.images[0].annotations.track.tolist() == [0, 1]
+    assert (doc.images[0].annotations.status == InstanceStatus.PREDICTED).all()
+
+
+def test_label_cli_bad_input_is_one_line(cli, tmp_path: Path) -> None:
+    missing = cli("label", str(tmp_path / "nope.slp"))
+    assert missing.code == 2 and "nope.slp" in missing.err and missing.err.count("\n") == 1
+    video = cli("label", "--video", str(tmp_path / "nope.mp4"), "--schema", "coco17")
+    assert video.code == 2 and "nope.mp4" in video.err and video.err.count("\n") == 1
+    (tmp_path / "x.mp4").write_bytes(b"not a video")
+    broken = cli("label", "--video", str(tmp_path / "x.mp4"), "--schema", "coco17")
+    assert broken.code == 2 and "x.mp4" in broken.err and broken.err.count("\n") == 1
+    schema = cli("label", "--video", str(tmp_path / "x.mp4"))
+    assert schema.code == 2 and "--schema is needed" in schema.err
