@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup.decode import warm_up
 from aegroup_gui.controllers.editing import EditController
+from aegroup_gui.controllers.review import DoubtUpdater
 from aegroup_gui.model import actions, files, navigation
 from aegroup_gui.model.document import Change, Document
 from aegroup_gui.model.session import Session
@@ -23,8 +24,10 @@ from aegroup_gui.views.help import HelpDialog
 from aegroup_gui.views.images import FrameKey, ImageCache
 from aegroup_gui.views.panels import ImageList, InstancePanel
 from aegroup_gui.views.regroup import RegroupBox
+from aegroup_gui.views.review import ReviewQueue
 from aegroup_gui.views.style import LEGEND
 from aegroup_gui.views.tagview import TagView
+from aegroup_gui.views.timeline import TrackTimeline
 
 AUTOSAVE_SECONDS = 30
 """Default autosave period; the sidecar is also written on every image change."""
@@ -55,6 +58,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.regroup_box = RegroupBox(self.doc)
         self.tags = TagView(self.doc)
         self.frame_bar = FrameBar(self.doc)
+        self.doc.color_by_track = bool(self.doc.tracks)  # identities first when there are any
+        self.timeline = TrackTimeline(self.doc)
+        self.review = ReviewQueue(self.doc)
+        self.doubts = DoubtUpdater(self.doc, self)
         self._direction = 1  # the way the person last moved through a video: the next frame is decoded ahead
         self._autosaved_revision = self.doc.revision
         self._saved_revision = self.doc.revision
@@ -67,6 +74,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.autosave_timer.start(int(autosave_seconds * 1000))
         self.show_message(session.note)
         self._update_status()
+        self.doubts.start()
 
     # ---- construction ------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -77,6 +85,7 @@ class MainWindow(QtWidgets.QMainWindow):
         column.setSpacing(2)
         column.addWidget(self.canvas, 1)
         column.addWidget(self.frame_bar)
+        column.addWidget(self.timeline)
         split.addWidget(top)
         split.addWidget(self.tags)
         self.tags.setVisible(self.doc.tag_dim > 0)  # labels without tags: the image gets the room
@@ -91,6 +100,8 @@ class MainWindow(QtWidgets.QMainWindow):
         box = QtWidgets.QVBoxLayout(side)
         box.setContentsMargins(4, 4, 4, 4)
         box.addWidget(self.instances, 1)
+        box.addWidget(self.review, 1)
+        self.review.setVisible(bool(self.doc.tracks))
         box.addWidget(self.regroup_box)
         legend = QtWidgets.QLabel(LEGEND.replace("   ", "\n"))
         legend.setWordWrap(True)
@@ -118,6 +129,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.instances.instance_clicked.connect(ed.instance_clicked)
         self.image_list.image_chosen.connect(self.go_to)
         self.frame_bar.frame_chosen.connect(self.show_frame)
+        self.timeline.frame_chosen.connect(self.show_frame)
+        self.timeline.image_chosen.connect(self.go_to)
+        self.review.chosen.connect(self.go_to_instance)
+        self.doubts.updated.connect(self.timeline.set_doubts)
+        self.doubts.updated.connect(self.review.set_doubts)
+        self.doubts.started.connect(self.review.set_busy)
+        self.doubts.failed.connect(self.show_message)
         self.regroup_box.requested.connect(lambda m, t: ed.run(lambda: actions.regroup(self.doc, m, t)))
         ed.message.connect(self.show_message)
         self.stack.indexChanged.connect(self._on_stack_index)
@@ -127,9 +145,9 @@ class MainWindow(QtWidgets.QMainWindow):
         menus: dict[str, QtWidgets.QMenu] = {}
         for s in SHORTCUTS:
             menu = menus.get(s.menu) or menus.setdefault(s.menu, self.menuBar().addMenu(s.menu))
-            if not s.method:  # the number keys: one action per instance number
+            if s.numbered:  # one action per number, the first one in the menu
                 for n, key in enumerate(s.keys, start=1):
-                    self._add_action(menu if n == 1 else None, s.label, (key,), self._reassigner(n))
+                    self._add_action(menu if n == 1 else None, s.label, (key,), self._numbered(s.method, n))
                 continue
             self._add_action(menu, s.label, s.keys, getattr(self, s.method))
 
@@ -144,8 +162,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if menu is not None:
             menu.addAction(action)
 
-    def _reassigner(self, number: int) -> Callable[[], None]:
-        return lambda: self.editor.reassign(number)
+    def _numbered(self, method: str, number: int) -> Callable[[], None]:
+        return lambda: getattr(self, method)(number)
 
     # ---- status ------------------------------------------------------------------------------------
     def show_message(self, text: str) -> None:
@@ -158,8 +176,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.autosave()
             # Once the views have painted: a decode running during the paint would compete for the GIL.
             QtCore.QTimer.singleShot(0, self._prefetch_neighbours)
-        if change.kind in ("current", "annotations", "review"):
+        if change.kind in ("current", "annotations", "review", "frames"):
             self._update_status()
+        if change.kind == "tracks":
+            self.review.setVisible(bool(self.doc.tracks))
 
     def _prefetch_neighbours(self) -> None:
         """Decode the likely next pictures in the background: in a video, the next frame (or, stepping
@@ -293,6 +313,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 files.autosave_path(self.project_path).unlink(missing_ok=True)
         self.autosave_timer.stop()
         self.canvas.images.close()
+        self.doubts.close()
         event.accept()
 
     def _ask_save_dialog(self, question: str) -> str:
@@ -320,6 +341,11 @@ class MainWindow(QtWidgets.QMainWindow):
         before = (self.doc.image.video, self.doc.image.frame_index)
         self.doc.set_current(index)
         self._moved(before)
+
+    def go_to_instance(self, index: int, instance: int) -> None:
+        """Show image `index` with one instance selected (from the identity review queue)."""
+        self.go_to(index)
+        self.editor.instance_clicked(instance, QtCore.Qt.KeyboardModifier.NoModifier)
 
     def show_frame(self, video: int, frame: int) -> None:
         """Show a frame of a video, labelled or not."""
@@ -351,6 +377,10 @@ class MainWindow(QtWidgets.QMainWindow):
         """The previous frame holding instances."""
         self._navigate(lambda: navigation.step_labelled(self.doc, -1), "no labelled frame before this one")
 
+    def go_to_frame(self, frame: int) -> None:
+        """Show frame number `frame` of the current video (image number, 0-based, for image files)."""
+        self._navigate(lambda: navigation.go_to_frame(self.doc, frame), "")
+
     def go_to_frame_dialog(self) -> None:
         """Go > Go to frame: ask for a frame number."""
         record = self.doc.image
@@ -360,7 +390,7 @@ class MainWindow(QtWidgets.QMainWindow):
         now = int(record.frame_index or 0) if record.video is not None else 0
         frame, ok = QtWidgets.QInputDialog.getInt(self, "Go to frame", f"frame (0…{last})", now, 0, last)
         if ok:
-            self._navigate(lambda: navigation.go_to_frame(self.doc, frame), "")
+            self.go_to_frame(frame)
 
     def _step(self, step: int, only_unreviewed: bool = False) -> bool:
         order = self.image_list.visible_order()
@@ -411,6 +441,34 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _run(self, produce: Callable[[], actions.Outcome]) -> bool:
         return self.editor.run(produce)
+
+    def reassign(self, number: int) -> None:
+        """Give the selection to instance `number` (1-based panel position)."""
+        self.editor.reassign(number)
+
+    def swap_identities(self) -> None:
+        """Swap the tracks of two instances in this frame and every later one."""
+        self._run(lambda: actions.swap_identities(self.doc))
+
+    def assign_track(self, number: int) -> None:
+        """Put the selected instance on track `number` from this frame on."""
+        self._run(lambda: actions.assign_track(self.doc, number))
+
+    def new_track(self) -> None:
+        """Put the selected instance on a new track from this frame on."""
+        self._run(lambda: actions.new_track(self.doc))
+
+    def next_doubtful(self) -> None:
+        """Go to the next frame of the identity review queue."""
+        if not self.doc.tracks:
+            self.show_message("no tracks: identities are reviewed on tracked files (aegroup track)")
+        elif not self.review.go_next():
+            self.show_message("end of the identity review queue")
+
+    def toggle_track_colors(self) -> None:
+        """Colour instances by track, or by instance."""
+        self.doc.set_color_by_track(not self.doc.color_by_track)
+        self.show_message("colour by track" if self.doc.color_by_track else "colour by instance")
 
     def split(self) -> None:
         """Move the selection into a new instance."""
@@ -517,6 +575,7 @@ def screenshot(window: MainWindow, path: Path, size: tuple[int, int] = (1600, 10
     window.resize(*size)
     window.show()
     app = QtWidgets.QApplication.instance()
+    window.doubts.wait()  # the identity review queue and timeline marks, when there are tracks
     for _ in range(5):
         app.processEvents()
     window.fit()
@@ -526,10 +585,18 @@ def screenshot(window: MainWindow, path: Path, size: tuple[int, int] = (1600, 10
     return path
 
 
-def launch(session: Session, screenshot_path: Path | None = None, autosave_seconds: float = 30) -> int:
-    """Open the window on a session; with `screenshot_path`, save a screenshot and exit instead."""
+def launch(
+    session: Session,
+    screenshot_path: Path | None = None,
+    autosave_seconds: float = 30,
+    frame: int | None = None,
+) -> int:
+    """Open the window on a session (at frame `frame` of the first image's video, or image `frame`);
+    with `screenshot_path`, save a screenshot and exit instead."""
     app = application()
     window = MainWindow(session, autosave_seconds)
+    if frame is not None:
+        window.go_to_frame(frame)
     if screenshot_path is not None:
         screenshot(window, screenshot_path)
         window.close()

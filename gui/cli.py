@@ -40,6 +40,9 @@ def label(
     project: Path | None = typer.Option(
         None, "--project", help="Project file to open or create (default: <source>.aeproj beside it)."
     ),
+    frame: int | None = typer.Option(
+        None, "--frame", min=0, help="Start at this frame of the video (or this image, 0-based)."
+    ),
     screenshot: Path | None = typer.Option(
         None, "--screenshot", help="Render the window offscreen, save it as this PNG and exit."
     ),
@@ -58,7 +61,7 @@ def label(
     if screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     session = open_session(images, results, coco, schema, project, source=source, video=video)
-    code = launch(session, screenshot, autosave)
+    code = launch(session, screenshot, autosave, frame)
     if code:
         raise typer.Exit(code)
 

@@ -7,12 +7,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Shortcut:
-    """A menu command: menu, label, keys (Qt key sequences, first one shown), MainWindow method name."""
+    """A menu command: menu, label, keys (Qt key sequences, first one shown), MainWindow method name;
+    a `numbered` command has one key per number 1, 2, ... and its method takes the number."""
 
     menu: str
     label: str
     keys: tuple[str, ...]
     method: str
+    numbered: bool = False
+
+    @property
+    def shown_keys(self) -> str:
+        """The keys as the help and the docs list them."""
+        return f"{self.keys[0]} … {self.keys[-1]}" if self.numbered else " / ".join(self.keys)
 
 
 SHORTCUTS: tuple[Shortcut, ...] = (
@@ -24,7 +31,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("File", "Quit", ("Ctrl+Q",), "close"),
     Shortcut("Edit", "Undo", ("Ctrl+Z",), "undo"),
     Shortcut("Edit", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
-    Shortcut("Edit", "Reassign selection to instance 1…9", ("1", "2", "3", "4", "5", "6", "7", "8", "9"), ""),
+    Shortcut("Edit", "Reassign selection to instance 1…9", tuple("123456789"), "reassign", numbered=True),
     Shortcut("Edit", "Split selection into a new instance", ("0", "S"), "split"),
     Shortcut("Edit", "Cycle visibility (visible → occluded → absent)", ("V",), "cycle_visibility"),
     Shortcut("Edit", "Delete selected keypoints", ("Delete", "Backspace"), "delete_keypoints"),
@@ -54,6 +61,19 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("Go", "Previous labelled frame", ("Alt+Left",), "previous_labelled"),
     Shortcut("Go", "Go to frame…", ("Ctrl+J",), "go_to_frame_dialog"),
     Shortcut("Go", "Most doubtful images first", ("Ctrl+D",), "sort_by_doubt"),
+    Shortcut("Tracks", "Swap identities of two instances from this frame on", ("Ctrl+T",), "swap_identities"),
+    Shortcut(
+        "Tracks",
+        "Put the selected instance on track 1…9 from this frame on",
+        tuple(f"Ctrl+{n}" for n in range(1, 10)),
+        "assign_track",
+        numbered=True,
+    ),
+    Shortcut(
+        "Tracks", "Put the selected instance on a new track from this frame on", ("Ctrl+0",), "new_track"
+    ),
+    Shortcut("Tracks", "Next frame in the identity review queue", ("D",), "next_doubtful"),
+    Shortcut("View", "Colour by track / by instance", ("C",), "toggle_track_colors"),
     Shortcut("View", "Fit image", ("F",), "fit"),
     Shortcut("Help", "Keyboard shortcuts", ("F1",), "show_help"),
 )
@@ -66,6 +86,9 @@ MOUSE_HELP: tuple[tuple[str, str], ...] = (
     ("Wheel", "zoom"),
     ("Click a row in Instances", "select that instance's joints"),
     ("Click a point in the tag view", "select that keypoint (also highlighted on the image)"),
+    ("Click while placing a new instance", "place its next joint"),
+    ("Drag the frame slider, click the track timeline", "go to that frame"),
+    ("Click a row of the identity review queue", "go to that frame, its doubtful instance selected"),
 )
 
 
@@ -73,6 +96,5 @@ def markdown_table() -> str:
     """The shortcuts as a Markdown table (for the README)."""
     lines = ["| keys | command |", "| --- | --- |"]
     for s in SHORTCUTS:
-        keys = " / ".join(s.keys) if s.method else "1 … 9"
-        lines.append(f"| {keys} | {s.label} |")
+        lines.append(f"| {s.shown_keys} | {s.label} |")
     return "\n".join(lines)

@@ -277,8 +277,12 @@ def export_poses(doc: Document, path: Path, to: str | None = None) -> tuple[Path
 
 
 def default_project_path(source: Path) -> Path:
-    """Where a project started from `source` is saved when no --project is given: beside it, `.aeproj`."""
-    return Path(source).with_suffix(".aeproj")
+    """Where a project started from `source` is saved when no --project is given: beside it, `.aeproj`
+    in place of a file's suffix (`clip.slp`, `clip.mp4` -> `clip.aeproj`), after a folder's name."""
+    source = Path(source)
+    if source.is_dir():
+        return source.parent / f"{source.name}.aeproj"
+    return source.with_suffix(".aeproj")
 
 
 def keypoints_of(doc: Document) -> dict[int, np.ndarray]:
