@@ -74,7 +74,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.autosave_timer.start(int(autosave_seconds * 1000))
         self.show_message(session.note)
         self._update_status()
-        self.doubts.start()
+        if self.doc.tracks:
+            self.review.set_busy()
+            self.doubts.start()
 
     # ---- construction ------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -134,7 +136,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.review.chosen.connect(self.go_to_instance)
         self.doubts.updated.connect(self.timeline.set_doubts)
         self.doubts.updated.connect(self.review.set_doubts)
-        self.doubts.started.connect(self.review.set_busy)
+        self.doubts.stale.connect(self.review.set_busy)
         self.doubts.failed.connect(self.show_message)
         self.regroup_box.requested.connect(lambda m, t: ed.run(lambda: actions.regroup(self.doc, m, t)))
         ed.message.connect(self.show_message)

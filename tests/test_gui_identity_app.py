@@ -123,3 +123,39 @@ def test_clicking_the_timeline_goes_to_that_frame(qtbot, window: MainWindow) -> 
     scene = timeline.getPlotItem().vb.mapViewToScene(QtCore.QPointF(7, 1))
     qtbot.mouseClick(timeline.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=timeline.mapFromScene(scene))
     assert window.doc.image.frame_index == 7 and timeline.line.value() == 7
+
+
+@pytest.mark.slow
+def test_shared_fly_clip_swap_from_here_and_back_to_slp(qtbot, tmp_path: Path) -> None:
+    """The real 1,500-frame two-fly clip: tracks shown, a swap over 800 frames and its undo, .slp out."""
+    from conftest import real_data_root
+
+    from aegroup.io.formats import load_poses
+    from aegroup_gui.model.session import open_session
+
+    clip = real_data_root() / "sleap" / "clip.slp"
+    if not clip.is_file():
+        pytest.skip(f"shared clip not found at {clip} (set AEGROUP_TEST_DATA to the shared data folder)")
+    application()
+    win = MainWindow(
+        open_session(None, source=clip, project=tmp_path / "clip.aeproj"), ask_save=lambda _: "discard"
+    )
+    qtbot.addWidget(win)
+    doc = win.doc
+    assert len(doc.images) == 1500 and doc.tracks == ["female", "male"] and doc.videos[0].frames == 1500
+    before = doc.snapshot()
+    win.go_to_frame(700)
+    win.swap_identities()
+    assert all(
+        im.annotations.track.tolist()
+        == ([1 - t for t in ann.track.tolist()] if im.frame_index >= 700 else ann.track.tolist())
+        for im, (ann, _) in zip(doc.images, before, strict=True)
+    )
+    win.undo()
+    assert doc.same_state(before)
+    out = load_poses(win.export_slp_to(tmp_path / "out.slp"))
+    original = load_poses(clip)
+    assert len(out.frames) == 1500 and out.num_instances == 3000 and out.tracks == ["female", "male"]
+    for a, b in zip(original.frames, out.frames, strict=True):
+        assert a.frame_index == b.frame_index and b.user.all() and a.track.tolist() == b.track.tolist()
+        assert np.array_equal(a.keypoints, b.keypoints, equal_nan=True)

@@ -20,11 +20,12 @@ RELEVANT = ("annotations", "positions", "frames", "added", "tracks")
 
 class DoubtUpdater(QtCore.QObject):
     """Emits `updated(list[Doubt])` with the document's identity doubts, most doubtful first, whenever
-    they may have changed; `failed(str)` when they cannot be computed; `started()` when work begins."""
+    they may have changed; `failed(str)` when they cannot be computed; `stale()` as soon as a change
+    makes the last ones out of date."""
 
     updated = QtCore.Signal(object)
     failed = QtCore.Signal(str)
-    started = QtCore.Signal()
+    stale = QtCore.Signal()
     _done = QtCore.Signal(object, int)  # result (list or error message), document revision
 
     def __init__(self, doc: Document, parent: QtCore.QObject | None = None) -> None:
@@ -45,13 +46,13 @@ class DoubtUpdater(QtCore.QObject):
         """Recompute a moment after the last relevant change."""
         if change.kind in RELEVANT and self.doc.tracks:
             self._timer.start()
+            self.stale.emit()
 
     def start(self) -> None:
         """Compute the doubts of the document as it is now, on the worker thread."""
         if not self.doc.tracks or self._running or self.revision == self.doc.revision:
             return
         self._running = True
-        self.started.emit()
         job = DoubtJob.of(self.doc)
         future = self._worker.submit(job.run)
         future.add_done_callback(lambda f: self._done.emit(self._outcome(f), job.revision))

@@ -25,7 +25,7 @@ class ReviewQueue(QtWidgets.QWidget):
     def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
-        self.summary = QtWidgets.QLabel("identity review")
+        self.summary = QtWidgets.QLabel("identity review:")
         self.summary.setWordWrap(True)
         self.table = QtWidgets.QTableWidget(0, len(self.HEADERS))
         self.table.setHorizontalHeaderLabels(self.HEADERS)
@@ -45,8 +45,10 @@ class ReviewQueue(QtWidgets.QWidget):
         self.position = -1  # the row last gone to
 
     def set_busy(self) -> None:
-        """Say that the doubts are being computed again."""
-        self.summary.setText(self.summary.text().split(" (")[0] + " (updating…)")
+        """Say that the figures shown are out of date and being computed again."""
+        text = self.summary.text()
+        if not text.endswith("(updating…)"):
+            self.summary.setText(f"{text} (updating…)")
 
     def set_doubts(self, doubts: list[Doubt]) -> None:
         """Show the frames ranked by their most doubtful instance."""
