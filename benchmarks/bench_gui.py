@@ -72,7 +72,7 @@ def _nulls(values: np.ndarray) -> list:
 def save_v1(path: Path, v1_path: Path) -> Path:
     """The project at `path` rewritten in format version 1 (nested lists per keypoint), the old layout."""
     doc = open_project(path)
-    data = project_from_document(doc, path).model_dump(by_alias=True, exclude={"images"})
+    data = project_from_document(doc, path).model_dump(by_alias=True, exclude={"images", "videos", "tracks"})
     data["version"], data["images"] = 1, []
     for im in doc.images:
         a = im.annotations
@@ -266,7 +266,7 @@ def bench_images(args: argparse.Namespace) -> None:
             f"cpu {CPU['open v1'] * 1000:.0f} ms"
         )
         print(
-            f"open project, format v2:                {t_open * 1000:8.0f} ms   ({t_v1 / t_open:.1f}x faster "
+            f"open project, format v3:                {t_open * 1000:8.0f} ms   ({t_v1 / t_open:.1f}x faster "
             f"than v1, {t_json / t_open:.1f}x than json.loads of v1; target < 2000 ms)  "
             f"cpu {CPU['open'] * 1000:.0f} ms"
         )
