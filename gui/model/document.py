@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from aegroup.io.poses import NO_TRACK, VideoRef
 from aegroup.schema import PoseSchema
+
+if TYPE_CHECKING:
+    from aegroup_gui.model.placing import Placing
 
 Key = tuple[int, int]
 """A keypoint address inside one image: (instance id, joint index)."""
@@ -185,7 +188,7 @@ class Document:
     changed: set[int] = field(default_factory=set)  # images edited since the last save
     revision: int = 0  # bumped on every annotation, review or track change (autosave compares it)
     scratch: int | None = None  # index of the unedited record showing an unlabelled video frame
-    placing: Any = None  # the new-instance placing state (model.placing.Placing) or None
+    placing: Placing | None = None  # a new instance being placed joint by joint
     color_by_track: bool = False
     _listeners: list[Listener] = field(default_factory=list, repr=False)
     _frames: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
@@ -354,8 +357,8 @@ class Document:
             self.hover = key
             self._emit("hover", self.current)
 
-    def set_placing(self, placing: Any) -> None:
-        """Set or clear the new-instance placing state (`model.placing.Placing`)."""
+    def set_placing(self, placing: Placing | None) -> None:
+        """Set or clear the new-instance placing state."""
         self.placing = placing
         self._emit("mode", self.current)
 
