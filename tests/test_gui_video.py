@@ -287,3 +287,16 @@ def test_label_cli_bad_input_is_one_line(cli, tmp_path: Path) -> None:
     assert broken.code == 2 and "x.mp4" in broken.err and broken.err.count("\n") == 1
     schema = cli("label", "--video", str(tmp_path / "x.mp4"))
     assert schema.code == 2 and "--schema is needed" in schema.err
+
+
+def test_a_video_project_converts_to_coco_but_export_says_how(
+    cli, tmp_path: Path, video_doc: Document
+) -> None:
+    project = save_document(video_doc, tmp_path / "v.aeproj")
+    refused = cli("export", str(project), "--out", str(tmp_path / "x.json"))
+    assert refused.code == 2 and "aegroup convert" in refused.err and refused.err.count("\n") == 1
+    done = cli("convert", str(project), str(tmp_path / "out.json"))
+    assert done.code == 0, done.err
+    coco = load_poses(tmp_path / "out.json")
+    assert len(coco.frames) == len(LABELLED) and coco.tracks == ["female", "male"]
+    assert all((tmp_path / "out_frames" / "clip" / f"{f:06d}.png").is_file() for f in LABELLED)
