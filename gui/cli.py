@@ -1,4 +1,5 @@
-"""`aegroup label` and `aegroup-label`: open the labeller on a results file, a COCO file or a saved project.
+"""`aegroup label` and `aegroup-label`: open the labeller on any pose file, a results or COCO file, a video
+or an image folder to label from scratch, or a saved project.
 
 The core CLI finds `label` through the `aegroup.commands` entry point, so the core never imports the GUI;
 Qt loads only when the command runs.
@@ -16,21 +17,39 @@ from aegroup.errors import AegroupError
 
 
 def label(
-    images: Path | None = typer.Option(None, "--images", help="Folder the file names are relative to."),
+    source: Path | None = typer.Argument(
+        None,
+        help="Pose file or folder to label: .slp, DeepLabCut project / config.yaml / CollectedData file, "
+        "Label Studio JSON, YOLO folder, COCO or results JSON, or a project (.aeproj).",
+        show_default=False,
+    ),
+    images: Path | None = typer.Option(
+        None, "--images", help="Folder the file names are relative to; alone with --schema: label its images."
+    ),
     results: Path | None = typer.Option(None, "--results", help="Results file from `aegroup predict`."),
-    coco: Path | None = typer.Option(None, "--coco", help="COCO keypoints file (no tags)."),
+    coco: Path | None = typer.Option(None, "--coco", help="COCO keypoints file."),
+    video: Path | None = typer.Option(
+        None,
+        "--video",
+        help="Video to label: with --schema from scratch, with --results its predictions; with a .slp, "
+        "the video's path when the stored one is wrong.",
+    ),
     schema: str | None = typer.Option(
         None, "--schema", help="Built-in schema name or file (default: the one in the file)."
     ),
     project: Path | None = typer.Option(
         None, "--project", help="Project file to open or create (default: <source>.aeproj beside it)."
     ),
+    frame: int | None = typer.Option(
+        None, "--frame", min=0, help="Start at this frame of the video (or this image, 0-based)."
+    ),
     screenshot: Path | None = typer.Option(
         None, "--screenshot", help="Render the window offscreen, save it as this PNG and exit."
     ),
     autosave: float = typer.Option(30.0, "--autosave", min=1.0, help="Autosave period in seconds."),
 ) -> None:
-    """Review and correct groupings; Ctrl+S saves the project, Ctrl+E exports COCO training data."""
+    """Label from scratch, review and correct poses; Ctrl+S saves the project, Ctrl+Shift+S exports SLEAP
+    labels, Ctrl+E COCO training data."""
     try:
         from aegroup_gui.app import launch
     except ImportError as err:
@@ -41,8 +60,8 @@ def label(
 
     if screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    session = open_session(images, results, coco, schema, project)
-    code = launch(session, screenshot, autosave)
+    session = open_session(images, results, coco, schema, project, source=source, video=video)
+    code = launch(session, screenshot, autosave, frame)
     if code:
         raise typer.Exit(code)
 

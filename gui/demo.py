@@ -1,8 +1,10 @@
-"""A realistic results file from ground truth without a network: noisy tags, some grouping mistakes."""
+"""Demo data without a network: a realistic results file from ground truth (noisy tags, some grouping
+mistakes), and a synthetic video of moving animals with tracked predictions holding an identity swap."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +142,98 @@ def random_coco(
     return {"images": images, "annotations": annotations, "categories": [schema.to_coco_category(1)]}
 
 
+def animal_paths(animals: int, frames: int, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """(A, T, 2) smooth centre paths inside a (width, height) image: two sinusoids per axis each."""
+    t = np.arange(frames, dtype=np.float64)[None, :, None, None]
+    freq = rng.uniform(0.01, 0.03, (animals, 1, 2, 2))
+    phase = rng.uniform(0, 2 * np.pi, (animals, 1, 2, 2))
+    wave = (np.sin(t * freq + phase) * np.array([0.6, 0.4])).sum(axis=3)  # (A, T, 2) in [-1, 1]
+    return np.asarray(size, np.float64) * (0.5 + 0.36 * wave)
+
+
+def demo_video(
+    schema: PoseSchema,
+    folder: Path,
+    frames: int = 120,
+    animals: int = 3,
+    size: tuple[int, int] = (640, 480),
+    swap_at: int = 60,
+    seed: int = 0,
+) -> tuple[Path, Path]:
+    """Write folder/demo.mp4 (animals of `schema` walking over a still background) and folder/demo.slp
+    (their poses as tracked predictions); returns both paths.
+
+    The labels hold mistakes to fix: animals 1 and 2 exchange track ids from frame `swap_at` on (an
+    identity swap), and the last animal is missing for ten frames from a third of the way (a gap).
+    """
+    from PIL import Image, ImageDraw
+
+    from aegroup.io.formats import save_poses
+    from aegroup.io.poses import VISIBLE, Frame, PoseSet, VideoRef
+    from aegroup.optional import require
+    from aegroup.synth import DrawnInstance, background, draw_instance, grow, joint_styles, skeleton_layout
+
+    av = require("av", "writing the demo video")
+    rng = np.random.default_rng(seed)
+    layout, styles = skeleton_layout(schema), joint_styles(schema)
+    scale = 0.3 * min(size) / max(layout.extent, 1e-6)
+    shapes = [grow(layout, rng) * scale for _ in range(animals)]
+    paths = animal_paths(animals, frames, size, rng)
+    heading = np.arctan2(*np.gradient(paths, axis=1).transpose(2, 0, 1)[::-1])
+    scene = background(rng, *size)
+    folder.mkdir(parents=True, exist_ok=True)
+    video, labels = folder / "demo.mp4", folder / "demo.slp"
+    records = []
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        for t in range(frames):
+            image = scene.copy()
+            draw, mask = ImageDraw.Draw(image), ImageDraw.Draw(Image.new("L", size))
+            keypoints = np.zeros((animals, schema.num_joints, 3))
+            for a, shape in enumerate(shapes):
+                c, s = np.cos(heading[a, t]), np.sin(heading[a, t])
+                xy = (shape - shape.mean(axis=0)) @ np.array([[c, s], [-s, c]]) + paths[a, t]
+                inst = DrawnInstance(xy, np.ones(schema.num_joints, bool), max(3.5, 0.12 * scale))
+                draw_instance(draw, mask, inst, a + 1, schema, styles, np.random.default_rng(seed + a))
+                keypoints[a] = np.column_stack([xy + rng.normal(0, 0.8, xy.shape), np.full(len(xy), VISIBLE)])
+            track = np.arange(animals)
+            if t >= swap_at and animals > 1:
+                track[[0, 1]] = track[[1, 0]]
+            keep = np.ones(animals, bool)
+            keep[-1] = not frames // 3 <= t < frames // 3 + 10
+            n = int(keep.sum())
+            records.append(
+                Frame.build(
+                    t + 1,
+                    *size,
+                    keypoints[keep],
+                    scores=rng.uniform(0.6, 0.98, (n, schema.num_joints)).round(3),
+                    instance_score=rng.uniform(0.7, 0.95, n).round(3),
+                    track=track[keep],
+                    user=False,
+                    video=0,
+                    frame_index=t,
+                )
+            )
+            frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    tracks = [f"{schema.name}_{a + 1}" for a in range(animals)]
+    ref = VideoRef(str(video.resolve()), size[0], size[1], frames)
+    save_poses(PoseSet(schema, records, tracks=tracks, videos=[ref]), labels)
+    return video, labels
+
+
 def main(argv: list[str] | None = None) -> None:
-    """`python -m aegroup_gui.demo GT.json RESULTS.json`: noisy results, to try the labeller."""
+    """`python -m aegroup_gui.demo GT.json RESULTS.json`: noisy results, to try the labeller;
+    `python -m aegroup_gui.demo video FOLDER --schema S`: a synthetic video with tracked predictions."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["video"]:
+        main_video(argv[1:])
+        return
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("annotations", type=Path, help="COCO keypoints file (e.g. from `aegroup synth`)")
     parser.add_argument("out", type=Path, help="results file to write")
@@ -157,6 +249,21 @@ def main(argv: list[str] | None = None) -> None:
     results = noisy_results(coco, schema, tag_dim=args.tag_dim, seed=args.seed)
     atomic_write_json(args.out, results)
     print(f"wrote {args.out}: {len(results['annotations'])} instances in {len(results['images'])} images")
+
+
+def main_video(argv: list[str]) -> None:
+    """`python -m aegroup_gui.demo video FOLDER --schema S`: FOLDER/demo.mp4 and FOLDER/demo.slp."""
+    parser = argparse.ArgumentParser(description=main_video.__doc__)
+    parser.add_argument("folder", type=Path, help="folder to write demo.mp4 and demo.slp into")
+    parser.add_argument("--schema", default="coco17", help="schema name or file")
+    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--animals", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    video, labels = demo_video(
+        load_schema(args.schema), args.folder, args.frames, args.animals, seed=args.seed
+    )
+    print(f"wrote {video} and {labels}: {args.animals} tracked animals, {args.frames} frames")
 
 
 if __name__ == "__main__":

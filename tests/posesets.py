@@ -179,3 +179,17 @@ def video_poses(folder: Path) -> PoseSet:
         kp[1, 2 + n % 5] = (np.nan, np.nan, ABSENT)
         frames.append(Frame.build(n + 1, W, H, kp, track=[0, 1], video=0, frame_index=i))
     return PoseSet(schema, frames, tracks=["female", "male"], videos=[VideoRef(str(video), W, H, FRAMES)])
+
+
+def walking_poses(frames: int = 20) -> PoseSet:
+    """Two animals walking right side by side, 40 px apart, 3 px a frame: tracks `left` (upper) and `right`,
+    on a 200 x 100 video that is never decoded (walk.mp4 does not exist)."""
+    schema = critter()
+    offsets = np.linspace(-6, 6, schema.num_joints)[:, None] * [1.0, 0.3]
+    out = []
+    for t in range(frames):
+        kp = np.full((2, schema.num_joints, 3), float(VISIBLE))
+        for a in range(2):
+            kp[a, :, :2] = offsets + np.array([20 + 3 * t, 20 + 40 * a])
+        out.append(Frame.build(t + 1, 200, 100, kp, track=[0, 1], video=0, frame_index=t))
+    return PoseSet(schema, out, tracks=["left", "right"], videos=[VideoRef("walk.mp4", 200, 100, frames)])

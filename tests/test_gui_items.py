@@ -17,7 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from aegroup.io.poses import ABSENT, OCCLUDED
 from aegroup.schema import load_schema
 from aegroup_gui.app import application
-from aegroup_gui.model.document import Annotations, ImageRecord
+from aegroup_gui.model.document import Annotations
 from aegroup_gui.views import images
 from aegroup_gui.views.images import ImageCache, decode
 from aegroup_gui.views.instance_item import InstancesItem
@@ -104,11 +104,6 @@ def as_array(image: QtGui.QImage) -> np.ndarray:
     )
 
 
-def record(name: str) -> ImageRecord:
-    """An image record of a 40 x 30 file."""
-    return ImageRecord(1, name, 40, 30, Annotations.empty(SCHEMA.num_joints, 1))
-
-
 def test_decode_reads_qt_and_pillow_formats_as_rgb32(tmp_path: Path) -> None:
     application()
     for name, pixels in write_images(tmp_path).items():
@@ -122,17 +117,17 @@ def test_image_cache_serves_prefetched_images_without_decoding_again(tmp_path: P
     application()
     pixels = write_images(tmp_path)
     cache = ImageCache(capacity=2)
-    cache.prefetch(tmp_path, [record("a.png"), record("b.pcx")])
+    cache.prefetch([tmp_path / "a.png", tmp_path / "b.pcx"])
     cache.wait()
     calls: list[Path] = []
     monkeypatch.setattr(images, "decode", lambda path: calls.append(path) or decode(path))
     for name in ("a.png", "b.pcx"):
-        image, missing = cache.get(tmp_path, record(name))
+        image, missing = cache.get(tmp_path / name, (40, 30))
         assert not missing and np.array_equal(as_array(image), pixels[name])
     assert calls == []
-    cache.prefetch(tmp_path, [record("a.png"), record("c.png")])  # a kept; c pushes the older b out
+    cache.prefetch([tmp_path / "a.png", tmp_path / "c.png"])  # a kept; c pushes the older b out
     cache.wait()
-    assert cache.get(tmp_path, record("a.png"))[1] is False and tmp_path / "a.png" not in calls
-    assert cache.get(tmp_path, record("b.pcx"))[1] is False and calls[-1] == tmp_path / "b.pcx"
-    image, missing = cache.get(tmp_path, record("c.png"))  # missing file: a grey stand-in of its size
+    assert cache.get(tmp_path / "a.png", (40, 30))[1] is False and tmp_path / "a.png" not in calls
+    assert cache.get(tmp_path / "b.pcx", (40, 30))[1] is False and calls[-1] == tmp_path / "b.pcx"
+    image, missing = cache.get(tmp_path / "c.png", (40, 30))  # missing file: a grey stand-in of its size
     assert missing and (image.width(), image.height()) == (40, 30)

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from aegroup.errors import AegroupError
+from aegroup.io.poses import VideoRef
 from aegroup.io.project import autosave_path, decode_array, encode_array, load_project
 from aegroup.schema import load_schema
 from aegroup.synth import synthesize
 from aegroup_gui.demo import noisy_results, random_coco
 from aegroup_gui.model import actions
-from aegroup_gui.model.document import Document, ImageRecord
+from aegroup_gui.model.document import Annotations, Document, ImageRecord
 from aegroup_gui.model.files import (
     autosave_is_newer,
     export_coco,
@@ -27,6 +28,7 @@ from aegroup_gui.model.files import (
 )
 
 V1_FILE = Path(__file__).parent / "data" / "project_v1.aeproj"
+V2_FILE = Path(__file__).parent / "data" / "project_v2.aeproj"
 
 
 def results_document(tmp_path: Path, tag_dim: int = 2) -> Document:
@@ -162,8 +164,84 @@ def test_version_1_file_migrates_on_load(tmp_path: Path) -> None:
     assert migrated.same_state(doc.snapshot())
     assert all(same_candidates(a, b) for a, b in zip(migrated.images, doc.images, strict=True))
     saved = save_document(migrated, tmp_path / "new.aeproj")
-    assert json.loads(saved.read_text())["version"] == 2
+    assert json.loads(saved.read_text())["version"] == 3
     assert open_project(saved).same_state(doc.snapshot())
+
+
+def test_version_2_file_reads_as_untracked_image_files(tmp_path: Path) -> None:
+    # tests/data/project_v2.aeproj was written by the version-2 code from this same edited document.
+    doc = results_document(tmp_path, tag_dim=2)
+    edit_some(doc)
+    old = tmp_path / "old.aeproj"
+    old.write_text(V2_FILE.read_text())
+    project = load_project(old)
+    assert project.version == 2 and project.videos == [] and project.tracks == []
+    migrated = open_project(old)
+    assert migrated.same_state(doc.snapshot())
+    assert all((im.annotations.track == -1).all() and im.video is None for im in migrated.images)
+    saved = save_document(migrated, tmp_path / "new.aeproj")
+    data = json.loads(saved.read_text())
+    assert data["version"] == 3 and data["videos"] == [] and data["tracks"] == []
+    assert open_project(saved).same_state(doc.snapshot())
+
+
+def video_project(tmp_path: Path) -> dict:
+    """A saved version-3 project of two video frames with tracked instances, as JSON."""
+    schema = load_schema("coco17")
+    k = schema.num_joints
+    ann = Annotations.build(
+        ids=[1, 2],
+        keypoints=np.ones((2, k, 3)) * 2,
+        scores=np.full((2, k), np.nan),
+        tags=np.zeros((2, k, 0)),
+        origin=np.zeros((2, k), np.int8),
+        instance_score=[np.nan, np.nan],
+        status=[1, 1],
+        track=[1, 0],
+    )
+    ref = VideoRef(str(tmp_path / "v.mp4"), 64, 48, 10)
+    images = [ImageRecord(i, None, 64, 48, ann, video=0, frame_index=f) for i, f in ((1, 2), (2, 7))]
+    doc = Document(schema, images, 0, videos=[ref], tracks=["a", "b"])
+    return json.loads(save_document(doc, tmp_path / "v.aeproj").read_text())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["images"][1].update(video=1), r"images\[1\]\.video': 1 is not one of 1 videos"),
+        (lambda d: d["images"][1].update(frame_index=10), r"images\[1\]\.frame_index': 10 is past"),
+        (lambda d: d["images"][1].update(frame_index=2), r"images\[1\]\.frame_index': frame 2 .* twice"),
+        (lambda d: d["images"][0].pop("frame_index"), r"images\[0\]\.frame_index': missing"),
+        (lambda d: d["images"][0].pop("video"), r"images\[0\]': has neither"),
+        (lambda d: d["images"][0]["instances"].update(track=packed([0, 2], "int64")), r"track ids must be"),
+        (
+            lambda d: d["images"][0]["instances"].update(track=packed([1, 1], "int64")),
+            r"one track given to two",
+        ),
+        (lambda d: d["images"][0]["instances"].update(track=packed([1.0, 0.0])), r"track': dtype"),
+    ],
+)
+def test_bad_video_frames_and_tracks_are_one_line_errors(tmp_path: Path, mutate, message: str) -> None:
+    data = video_project(tmp_path)
+    mutate(data)
+    path = tmp_path / "bad.aeproj"
+    path.write_text(json.dumps(data))
+    with pytest.raises(AegroupError, match=message) as err:
+        load_project(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_video_frames_and_tracks_round_trip(tmp_path: Path) -> None:
+    data = video_project(tmp_path)
+    assert data["version"] == 3 and data["tracks"] == ["a", "b"]
+    assert data["videos"] == [{"path": "v.mp4", "width": 64, "height": 48, "frames": 10, "dataset": None}]
+    assert [(im["video"], im["frame_index"], im["file_name"]) for im in data["images"]] == [
+        (0, 2, None),
+        (0, 7, None),
+    ]
+    doc = open_project(tmp_path / "v.aeproj")
+    assert doc.tracks == ["a", "b"] and doc.videos[0].path == str(tmp_path / "v.mp4")
+    assert [im.annotations.track.tolist() for im in doc.images] == [[1, 0], [1, 0]]
 
 
 def test_bad_version_1_file_is_a_one_line_error(tmp_path: Path) -> None:

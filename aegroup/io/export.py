@@ -41,6 +41,11 @@ def project_to_coco(path: str | Path, min_score: float = 0.0) -> dict[str, Any]:
     """COCO keypoints dict from a GUI project: corrected and added instances are always kept, predicted
     ones only when their score reaches `min_score`; joint visibility is taken as the user left it."""
     project = load_project(path)
+    if any(image.video is not None for image in project.images):
+        raise AegroupError(
+            f"{path}: field 'images': the project labels video frames; write COCO with "
+            f"`aegroup convert {path} OUT.json`, which extracts the frames as PNG"
+        )
     k = project.pose_schema.num_joints
     kept: dict[int, list[np.ndarray]] = {}
     for image in project.images:

@@ -67,7 +67,7 @@ FORMATS: dict[str, PoseFormat] = {
         predictions=False,
     ),
     "results": PoseFormat("aegroup results file", native.read_results, native.write_results),
-    "project": PoseFormat("aegroup labelling project (.aeproj)", native.read_project, None, tracks=False),
+    "project": PoseFormat("aegroup labelling project (.aeproj)", native.read_project, None),
 }
 """Format name -> reader and writer; names are what `--to` accepts."""
 

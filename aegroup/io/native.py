@@ -2,7 +2,7 @@
 
 A results file holds predictions (third keypoint value = score, 0 = not found) and, with the optional
 fields `aegroup.io.results` describes, user instances, tracks and video frames. A project's predicted
-instances are predictions and its corrected or added ones user instances; projects hold no tracks.
+instances are predictions and its corrected or added ones user instances, with their tracks.
 """
 
 from __future__ import annotations
@@ -119,8 +119,8 @@ def write_results(poses: PoseSet, path: Path, *, frames_dir: Path | None) -> Pat
 
 
 def read_project(path: Path, *, schema: PoseSchema | None, video: Path | None) -> PoseSet:
-    """An aegroup labelling project (.aeproj) as a `PoseSet`: its image folder, instances, scores and tags."""
-    del video  # projects hold images
+    """An aegroup labelling project (.aeproj) as a `PoseSet`: its image files and video frames, instances,
+    scores, tags and tracks; `video` re-points a moved video."""
     from aegroup.io.project import load_project
 
     project = load_project(path)
@@ -128,20 +128,32 @@ def read_project(path: Path, *, schema: PoseSchema | None, video: Path | None) -
     frames = []
     for image in project.images:
         inst = image.instances
+        user = inst.status != 0  # status 0 = predicted, 1 = corrected, 2 = added
         frames.append(
             Frame.build(
                 image.id,
                 image.width,
                 image.height,
                 inst.keypoints,
-                scores=inst.scores,
-                instance_score=inst.score,
-                user=inst.status != 0,  # status 0 = predicted, 1 = corrected, 2 = added
+                scores=np.where(user[:, None], np.nan, inst.scores),
+                instance_score=np.where(user, np.nan, inst.instance_score),
+                track=inst.track,
+                user=user,
                 file_name=image.file_name,
+                video=image.video,
+                frame_index=image.frame_index,
                 tags=inst.tags if project.tag_dim > 0 else None,
             )
         )
+    refs = [
+        VideoRef(stored_path(v.path, path.parent), v.width, v.height, v.frames, v.dataset)
+        for v in project.videos
+    ]
     image_dir = Path(project.image_dir)
     return PoseSet(
-        schema, frames, image_dir=image_dir if image_dir.is_absolute() else path.parent / image_dir
+        schema,
+        frames,
+        tracks=list(project.tracks),
+        videos=repoint_videos(refs, video, path),
+        image_dir=image_dir if image_dir.is_absolute() else path.parent / image_dir,
     )

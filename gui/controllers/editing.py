@@ -7,8 +7,9 @@ from collections.abc import Callable
 from PySide6 import QtCore, QtGui
 
 from aegroup_gui.controllers.qt_commands import QtCommand
-from aegroup_gui.model import actions
-from aegroup_gui.model.document import Document, Key
+from aegroup_gui.model import actions, placing
+from aegroup_gui.model.commands import EditAnnotations
+from aegroup_gui.model.document import Annotations, Document, Key
 
 _ADDITIVE = QtCore.Qt.KeyboardModifier.ShiftModifier | QtCore.Qt.KeyboardModifier.ControlModifier
 
@@ -18,7 +19,13 @@ def _additive(modifiers: object) -> bool:
 
 
 class EditController(QtCore.QObject):
-    """Selection, add-joint mode and every edit intent; refusals are reported through `message`."""
+    """Selection, add-joint and new-instance modes and every edit intent; refusals are reported through
+    `message`.
+
+    While a new instance is placed joint by joint, each placed joint is its own undo step (undo takes the
+    last one back and asks for it again); finishing folds every step since placing began into one
+    "New instance" step, and Esc undoes that step (redo brings the instance back).
+    """
 
     message = QtCore.Signal(str)
 
@@ -27,15 +34,24 @@ class EditController(QtCore.QObject):
         self.doc = doc
         self.stack = stack
         self.adding: tuple[int, int] | None = None  # (instance id, joint) waiting for a click
+        self._base = 0  # undo stack index when placing began
+        self._before: Annotations | None = None  # the placing image's annotations then
+        self._collapsing = False
+        stack.indexChanged.connect(self._stack_moved)
 
     def run(self, produce: Callable[[], actions.Outcome]) -> bool:
-        """Build a command with `produce` and push it; a refusal becomes a status message."""
+        """Build a command with `produce` and push it; a refusal becomes a status message. An edit of
+        another kind than the placing image's own ends placing a new instance first."""
         try:
             outcome = produce()
         except actions.Refused as why:
             self.message.emit(str(why))
             return False
-        self.stack.push(QtCommand(self.doc, outcome.command))
+        state = self.doc.placing
+        command = outcome.command
+        if state is not None and not (isinstance(command, EditAnnotations) and command.image == state.image):
+            self.finish_placing()
+        self.stack.push(QtCommand(self.doc, command))
         if outcome.select is not None:
             self.doc.set_selection(outcome.select)
         return True
@@ -49,8 +65,10 @@ class EditController(QtCore.QObject):
             self.doc.set_selection({key})
 
     def empty_clicked(self, x: float, y: float, modifiers: object) -> None:
-        """Place a joint in add mode; otherwise clear the selection."""
-        if self.adding is not None:
+        """Place the next joint of a new instance or in add mode; otherwise clear the selection."""
+        if self.doc.placing is not None:
+            self.place_next(x, y)
+        elif self.adding is not None:
             self.place_joint(x, y)
         elif not _additive(modifiers):
             self.doc.set_selection(())
@@ -105,9 +123,103 @@ class EditController(QtCore.QObject):
         if self.run(lambda: actions.add_joint(self.doc, inst, joint, (x, y))):
             self.start_adding()
 
+    # ---- a new instance, joint by joint ---------------------------------------------------------------
+    def start_placing(self) -> None:
+        """Begin a new instance on the current image: each click places its next joint."""
+        if self.doc.placing is not None:
+            return
+        self.adding = None
+        self._base = self.stack.index()
+        self._before = self.doc.image.annotations
+        self.doc.set_selection(())
+        self.doc.set_placing(placing.start(self.doc))
+        self._prompt()
+
+    def place_next(self, x: float, y: float) -> None:
+        """Place the awaited joint of the new instance at (x, y); finish when none is left."""
+        state = self.doc.placing
+        command = placing.place(self.doc, state, (x, y)) if state is not None else None
+        if state is None or command is None:
+            return
+        joint = state.next_joint(self.doc.images[state.image].annotations)
+        self.stack.push(QtCommand(self.doc, command))
+        self.doc.set_selection({(state.instance_id, joint)})
+        self._after_step()
+
+    def skip_joint(self) -> None:
+        """Leave the awaited joint of the new instance absent and ask for the next one."""
+        state = self.doc.placing
+        if state is None:
+            self.message.emit("skip works while placing a new instance (Ctrl+I)")
+            return
+        self.doc.set_placing(state.skip(self.doc.images[state.image].annotations))
+        self._after_step()
+
+    def _after_step(self) -> None:
+        state = self.doc.placing
+        if state is not None and state.next_joint(self.doc.images[state.image].annotations) is None:
+            self.finish_placing()
+        else:
+            self._prompt()
+
+    def _prompt(self) -> None:
+        if self.doc.placing is not None:
+            self.message.emit(placing.prompt(self.doc, self.doc.placing))
+
+    def finish_placing(self) -> bool:
+        """End placing: the new instance keeps the joints placed, as one undo step; False if not placing."""
+        state = self.doc.placing
+        if state is None:
+            return False
+        placed = self._collapse(state)
+        self.doc.set_placing(None)
+        self.message.emit(f"added instance {state.instance_id} with {placed} joint(s)" if placed else "")
+        return True
+
+    def cancel_placing(self) -> None:
+        """End placing and take the new instance back (redo restores it)."""
+        state = self.doc.placing
+        if state is None:
+            return
+        placed = self._collapse(state)
+        self.doc.set_placing(None)
+        if placed:
+            self.stack.undo()
+        self.message.emit("new instance cancelled")
+
+    def _collapse(self, state: placing.Placing) -> int:
+        """Fold the steps pushed since placing began into one; returns the joints the instance has."""
+        steps = self.stack.index() - self._base
+        after = self.doc.images[state.image].annotations
+        if steps <= 0 or self._before is None:
+            return 0
+        self._collapsing = True
+        try:
+            for _ in range(steps):
+                self.stack.undo()
+        finally:
+            self._collapsing = False
+        count = len(state.placed(after))
+        label = f"New instance {state.instance_id} ({count} joint(s))"
+        self.stack.push(QtCommand(self.doc, EditAnnotations(label, state.image, self._before, after)))
+        return count
+
+    def _stack_moved(self, index: int) -> None:
+        """Undo while placing takes back the last placed joint; undo past where placing began ends it."""
+        if self._collapsing or self.doc.placing is None:
+            return
+        if index < self._base:
+            self.doc.set_placing(None)
+            self.message.emit("stopped placing the new instance (undone past its start)")
+        else:
+            self.doc.set_placing(self.doc.placing)  # the awaited joint follows the document
+            self._prompt()
+
     def cancel(self) -> None:
-        """Leave add mode, or clear the selection."""
-        if self.adding is not None:
+        """Cancel a new instance, leave add mode, or clear the selection."""
+        if self.doc.placing is not None:
+            self.cancel_placing()
+        elif self.adding is not None:
             self.adding = None
             self.message.emit("stopped adding joints")
         else:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aegroup.io.poses import ABSENT
-from aegroup_gui.model import edits
+from aegroup_gui.model import edits, identity
 from aegroup_gui.model.commands import Command, CommandGroup, edit, review
 from aegroup_gui.model.document import Document, Key
 from aegroup_gui.model.regroup import regroup_image
@@ -152,3 +152,49 @@ def regroup(doc: Document, method: str, tag_threshold: float) -> Outcome:
         raise Refused("this image has no stored candidates (open a results file written with candidates)")
     after = regroup_image(doc.image, doc.schema, doc.tag_dim, method, tag_threshold)
     return Outcome(edit(doc, f"Re-group ({method}, tag threshold {tag_threshold:g})", after), frozenset())
+
+
+def _identity_pair(doc: Document) -> tuple[int, int]:
+    """The two instances whose identities to swap: the two selected, or the frame's only two."""
+    owners = doc.selected_instances()
+    ids = doc.image.annotations.ids.tolist()
+    if not owners and len(ids) == 2:
+        return int(ids[0]), int(ids[1])
+    if len(owners) != 2:
+        raise Refused(
+            f"select keypoints of exactly two instances to swap their identities (have {len(owners)})"
+        )
+    return owners[0], owners[1]
+
+
+def _identity_one(doc: Document) -> int:
+    """The instance to put on a track: the one selected, or the frame's only one."""
+    owners = doc.selected_instances()
+    ids = doc.image.annotations.ids.tolist()
+    if not owners and len(ids) == 1:
+        return int(ids[0])
+    if len(owners) != 1:
+        raise Refused(f"select keypoints of one instance to set its track (have {len(owners)})")
+    return owners[0]
+
+
+def swap_identities(doc: Document) -> Outcome:
+    """Swap the tracks of two instances in this frame and every later frame of the video."""
+    a, b = _identity_pair(doc)
+    return Outcome(identity.swap_from_here(doc, a, b))
+
+
+def assign_track(doc: Document, number: int) -> Outcome:
+    """Put the selected instance on track `number` (1-based, in the document's track list) from here on."""
+    if not 1 <= number <= len(doc.tracks):
+        raise Refused(f"no track {number}: the document has {len(doc.tracks)} (Ctrl+0 makes a new one)")
+    a = _identity_one(doc)
+    ann = doc.image.annotations
+    if ann.track[ann.row(a)] == number - 1:
+        raise Refused(f"instance {a} is on track {doc.tracks[number - 1]} already")
+    return Outcome(identity.assign_from_here(doc, a, number - 1))
+
+
+def new_track(doc: Document) -> Outcome:
+    """Put the selected instance on a new track from here on."""
+    return Outcome(identity.new_track_from_here(doc, _identity_one(doc)))

@@ -52,6 +52,42 @@ class EditAnnotations:
 
 
 @dataclass
+class EditMany:
+    """Replace the annotations of many images as one step (e.g. an identity swap over a video)."""
+
+    label: str
+    image: int  # the image shown while the edit is done and undone
+    before: dict[int, Annotations]
+    after: dict[int, Annotations]
+
+    def apply(self, doc: Document) -> None:
+        """Install the edited annotations."""
+        doc.set_many(self.after)
+
+    def revert(self, doc: Document) -> None:
+        """Reinstall the annotations from before the edit."""
+        doc.set_many(self.before)
+
+
+@dataclass
+class SetTracks:
+    """Replace the track names (a new track)."""
+
+    label: str
+    image: int
+    before: list[str]
+    after: list[str]
+
+    def apply(self, doc: Document) -> None:
+        """Set the new names."""
+        doc.set_tracks(self.after)
+
+    def revert(self, doc: Document) -> None:
+        """Restore the old names."""
+        doc.set_tracks(self.before)
+
+
+@dataclass
 class SetReviewed:
     """Set or clear the review flag of one image."""
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aegroup.io.poses import NO_TRACK, VideoRef
 from aegroup.schema import PoseSchema
+
+if TYPE_CHECKING:
+    from aegroup_gui.model.placing import Placing
 
 Key = tuple[int, int]
 """A keypoint address inside one image: (instance id, joint index)."""
@@ -26,9 +30,10 @@ class Annotations:
     origin: np.ndarray  # (N, K) int8 aegroup.io.provenance.JointOrigin codes
     instance_score: np.ndarray  # (N,) float64, nan when unknown
     status: np.ndarray  # (N,) int8 aegroup.io.provenance.InstanceStatus codes
+    track: np.ndarray  # (N,) int64 index into Document.tracks, -1 untracked
 
     def __post_init__(self) -> None:
-        for name in ("ids", "keypoints", "scores", "tags", "origin", "instance_score", "status"):
+        for name in _FIELDS:
             getattr(self, name).setflags(write=False)
 
     @classmethod
@@ -42,11 +47,15 @@ class Annotations:
             origin=np.zeros((0, num_joints), np.int8),
             instance_score=np.zeros(0),
             status=np.zeros(0, np.int8),
+            track=np.zeros(0, np.int64),
         )
 
     @classmethod
     def build(cls, **arrays: Any) -> Annotations:
-        """Build from array-likes, converting each to its documented dtype (copies)."""
+        """Build from array-likes, converting each to its documented dtype (copies); `track` defaults to
+        untracked."""
+        n = np.asarray(arrays["ids"]).size
+        track = arrays.get("track")
         return cls(
             ids=np.array(arrays["ids"], np.int64).reshape(-1),
             keypoints=np.array(arrays["keypoints"], np.float64),
@@ -55,6 +64,7 @@ class Annotations:
             origin=np.array(arrays["origin"], np.int8),
             instance_score=np.array(arrays["instance_score"], np.float64).reshape(-1),
             status=np.array(arrays["status"], np.int8).reshape(-1),
+            track=np.full(n, NO_TRACK, np.int64) if track is None else np.array(track, np.int64).reshape(-1),
         )
 
     def evolve(self, **arrays: Any) -> Annotations:
@@ -108,27 +118,42 @@ class Annotations:
         )
 
 
-_FIELDS = ("ids", "keypoints", "scores", "tags", "origin", "instance_score", "status")
+_FIELDS = ("ids", "keypoints", "scores", "tags", "origin", "instance_score", "status", "track")
 _FLOAT_FIELDS = {"keypoints", "scores", "tags", "instance_score"}
 
 
 @dataclass
 class ImageRecord:
-    """One image of the document: file, size, current annotations, review flag, stored candidates."""
+    """One image file or video frame of the document: size, current annotations, review flag, candidates.
+
+    An image file has `file_name` (relative to the document's `image_dir`); a video frame has `video`
+    (index into `Document.videos`) and `frame_index` instead.
+    """
 
     id: int
-    file_name: str
+    file_name: str | None
     width: int
     height: int
     annotations: Annotations
     reviewed: bool = False
     candidates: dict[str, np.ndarray] | None = None  # read-only joint (M,), xy (M, 2), score (M,), tag (M, D)
+    video: int | None = None
+    frame_index: int | None = None
+
+    @property
+    def frame_key(self) -> tuple[int, int] | None:
+        """(video, frame index) of a video frame, None for an image file."""
+        return None if self.video is None else (self.video, int(self.frame_index or 0))
 
 
 @dataclass(frozen=True)
 class Change:
-    """What changed in the document: kind is annotations | positions | review | current | selection | hover.
+    """What changed in the document. `kind` is one of:
 
+    annotations | positions | review: an image's labels (commands); frames: the labels of many images
+    (`image` is then the current one); current: another image is shown;
+    selection | hover; added: an image became part of the document (a frame labelled from scratch);
+    tracks: the track names; mode: the new-instance placing state; style: the colouring.
     `positions` means only keypoint coordinates changed (a drag step): views that do not draw
     coordinates (tag view, panels) can skip it.
     """
@@ -142,19 +167,40 @@ Listener = Callable[[Change], None]
 
 @dataclass
 class Document:
-    """Images, their instances, review status, the current image, selection and hover, with listeners."""
+    """Images or video frames, their instances, review status, tracks, the current image, selection and
+    hover, with listeners.
+
+    A video-backed document holds the labelled frames as records; any other frame of its videos is shown
+    through a *scratch* record (`show_frame`), appended last and dropped again when left unedited, so that
+    looking at a frame changes nothing. Its first edit makes it a record like the others.
+    """
 
     schema: PoseSchema
     images: list[ImageRecord]
     tag_dim: int
     image_dir: Path | None = None
     source: str = ""
+    videos: list[VideoRef] = field(default_factory=list)  # paths absolute (or as given)
+    tracks: list[str] = field(default_factory=list)
     current: int = 0
     selection: frozenset[Key] = frozenset()
     hover: Key | None = None
     changed: set[int] = field(default_factory=set)  # images edited since the last save
-    revision: int = 0  # bumped on every annotation or review change (autosave compares it)
+    revision: int = 0  # bumped on every annotation, review or track change (autosave compares it)
+    scratch: int | None = None  # index of the unedited record showing an unlabelled video frame
+    placing: Placing | None = None  # a new instance being placed joint by joint
+    color_by_track: bool = False
     _listeners: list[Listener] = field(default_factory=list, repr=False)
+    _frames: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._frames = {im.frame_key: i for i, im in enumerate(self.images) if im.frame_key is not None}
+        if not self.images:
+            if not self.videos:
+                raise ValueError("a document needs an image or a video")
+            self.images.append(self._blank(0, 0))
+            self.scratch = 0
+            self._frames[(0, 0)] = 0
 
     def __repr__(self) -> str:
         return f"Document({self.schema.name!r}, {len(self.images)} images, current={self.current})"
@@ -173,6 +219,17 @@ class Document:
         """The current image."""
         return self.images[self.current]
 
+    def kept(self) -> list[int]:
+        """Indices of the images that are part of the document (all but an unedited scratch frame)."""
+        return [i for i in range(len(self.images)) if i != self.scratch]
+
+    def image_name(self, index: int) -> str:
+        """A short name of image `index`: its file name, or the video's file name and the frame number."""
+        record = self.images[index]
+        if record.video is None:
+            return str(record.file_name)
+        return f"{Path(self.videos[record.video].path).name} #{record.frame_index}"
+
     def set_annotations(self, index: int, annotations: Annotations, positions_only: bool = False) -> None:
         """Replace the annotations of image `index` (commands call this); see `Change` for the flag."""
         self.images[index].annotations = annotations
@@ -181,26 +238,110 @@ class Document:
             self._prune_selection()
         self._emit("positions" if positions_only else "annotations", index)
 
+    def set_many(self, annotations: dict[int, Annotations]) -> None:
+        """Replace the annotations of many images at once (an identity edit over a video): one `frames`
+        change instead of one per image."""
+        for index, ann in annotations.items():
+            self.images[index].annotations = ann
+            self._touch(index)
+        self._prune_selection()
+        self._emit("frames", self.current)
+
     def set_reviewed(self, index: int, reviewed: bool) -> None:
         """Set the review flag of image `index` (commands call this)."""
         self.images[index].reviewed = reviewed
         self._touch(index)
         self._emit("review", index)
 
+    def set_tracks(self, tracks: list[str]) -> None:
+        """Replace the track names (commands call this; instances refer to tracks by index)."""
+        self.tracks = list(tracks)
+        self.revision += 1
+        self._emit("tracks", self.current)
+
     def _touch(self, index: int) -> None:
+        if index == self.scratch:  # an edit makes a looked-at frame part of the document
+            self.scratch = None
+            self._emit("added", index)
         self.changed.add(index)
         self.revision += 1
 
     def set_current(self, index: int) -> None:
-        """Show another image; clears selection and hover."""
+        """Show another image; clears selection and hover (an unedited scratch frame left is dropped)."""
         if not 0 <= index < len(self.images):
             raise IndexError(index)
         if index == self.current:
             return
         self.current = index
+        if self.scratch is not None and self.scratch != index:
+            self._drop_scratch()
+        self._shown()
+
+    def _shown(self) -> None:
         self.selection = frozenset()
         self.hover = None
-        self._emit("current", index)
+        self._emit("current", self.current)
+
+    def _drop_scratch(self) -> None:
+        """Remove the unedited scratch record (always the last one, so no other index moves)."""
+        assert self.scratch == len(self.images) - 1
+        record = self.images.pop()
+        self._frames.pop(record.frame_key, None)  # type: ignore[arg-type]
+        self.scratch = None
+
+    def frame_image(self, video: int, frame_index: int) -> int | None:
+        """The index of the record of a video frame, or None when the frame is not in the document."""
+        return self._frames.get((video, frame_index))
+
+    def show_frame(self, video: int, frame_index: int) -> int:
+        """Show a frame of a video, labelled or not (an unlabelled one through a scratch record); returns
+        the index of its record."""
+        ref = self.videos[video]
+        if not 0 <= frame_index < (ref.frames or frame_index + 1):
+            raise IndexError(frame_index)
+        index = self.frame_image(video, frame_index)
+        if index is not None:
+            self.set_current(index)
+            return index
+        record = self._blank(video, frame_index)
+        if self.scratch is not None and self.scratch == self.current:
+            self._frames.pop(self.images[self.scratch].frame_key, None)  # type: ignore[arg-type]
+            record.id = self.images[self.scratch].id
+            self.images[self.scratch] = record
+        else:
+            if self.scratch is not None:
+                self._drop_scratch()
+            self.images.append(record)
+            self.scratch = len(self.images) - 1
+        self._frames[(video, frame_index)] = self.current = self.scratch
+        self._shown()
+        return self.scratch
+
+    def _blank(self, video: int, frame_index: int) -> ImageRecord:
+        """An unlabelled frame of a video, with a fresh image id."""
+        ref = self.videos[video]
+        new_id = max((im.id for im in self.images), default=0) + 1
+        empty = Annotations.empty(self.schema.num_joints, self.tag_dim)
+        size = int(ref.width or 1), int(ref.height or 1)
+        return ImageRecord(new_id, None, *size, empty, video=video, frame_index=frame_index)
+
+    def add_image(self, record: ImageRecord) -> int:
+        """Make a record part of the document (a frame restored from an autosave); returns its index."""
+        if self.scratch is not None and self.scratch != self.current:
+            self._drop_scratch()
+        index = len(self.images)
+        if self.scratch is not None:  # keep the shown scratch record last
+            index = self.scratch
+            self.images.insert(index, record)
+            self.scratch += 1
+            self.current += 1
+            self._frames = {k: (i + 1 if i >= index else i) for k, i in self._frames.items()}
+        else:
+            self.images.append(record)
+        if record.frame_key is not None:
+            self._frames[record.frame_key] = index
+        self._emit("added", index)
+        return index
 
     def set_selection(self, keys: Iterable[Key]) -> None:
         """Select keypoints of the current image (absent ones are dropped)."""
@@ -215,6 +356,17 @@ class Document:
         if key != self.hover:
             self.hover = key
             self._emit("hover", self.current)
+
+    def set_placing(self, placing: Placing | None) -> None:
+        """Set or clear the new-instance placing state."""
+        self.placing = placing
+        self._emit("mode", self.current)
+
+    def set_color_by_track(self, on: bool) -> None:
+        """Colour instances by their track (True) or by instance (False)."""
+        if on != self.color_by_track:
+            self.color_by_track = on
+            self._emit("style", self.current)
 
     def _prune_selection(self) -> None:
         valid = set(self.image.annotations.present_keys())

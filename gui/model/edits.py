@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from aegroup.io.poses import ABSENT, OCCLUDED, VISIBLE
+from aegroup.io.poses import ABSENT, NO_TRACK, OCCLUDED, VISIBLE
 from aegroup.io.provenance import InstanceStatus, JointOrigin
 from aegroup.schema import PoseSchema
 from aegroup_gui.model.document import Annotations, Key
@@ -90,9 +90,9 @@ def add_keypoint(ann: Annotations, instance_id: int, k: int, xy: tuple[float, fl
     return Annotations.build(**w)
 
 
-def new_instance(ann: Annotations) -> tuple[Annotations, int]:
-    """Append an empty, hand-added instance; returns it and its id."""
-    new_id = ann.new_id()
+def new_instance(ann: Annotations, instance_id: int | None = None) -> tuple[Annotations, int]:
+    """Append an empty, hand-added instance (with a given unused id, or a new one); returns it and its id."""
+    new_id = ann.new_id() if instance_id is None else instance_id
     k, d = ann.keypoints.shape[1], ann.tag_dim
     w = ann.writable()
     w["ids"] = np.append(w["ids"], new_id)
@@ -102,7 +102,15 @@ def new_instance(ann: Annotations) -> tuple[Annotations, int]:
     w["origin"] = np.concatenate([w["origin"], np.zeros((1, k), np.int8)])
     w["instance_score"] = np.append(w["instance_score"], np.nan)
     w["status"] = np.append(w["status"], InstanceStatus.ADDED)
+    w["track"] = np.append(w["track"], NO_TRACK)
     return Annotations.build(**w), new_id
+
+
+def place_keypoint(ann: Annotations, instance_id: int, k: int, xy: tuple[float, float]) -> Annotations:
+    """Place joint k of an instance by hand, creating the (hand-added) instance when it does not exist."""
+    if instance_id not in ann.ids:
+        ann, _ = new_instance(ann, instance_id)
+    return add_keypoint(ann, instance_id, k, xy)
 
 
 def reassign(ann: Annotations, keys: Iterable[Key], target: int | None) -> Annotations:

@@ -9,8 +9,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from aegroup_gui.model import placing
 from aegroup_gui.model.document import Annotations, Change, Document, Key
-from aegroup_gui.views.images import ImageCache, PhotoItem
+from aegroup_gui.views.images import FrameKey, ImageCache, PhotoItem
+from aegroup_gui.views.images import Key as PictureKey
 from aegroup_gui.views.instance_item import InstancesItem
 from aegroup_gui.views.style import HOVER_COLOR, SELECTED_COLOR, brush, pen
 
@@ -90,6 +92,13 @@ class CanvasView(pg.GraphicsView):
         self.band.setBrush(brush("#4a90d9", 50))
         self.band.setZValue(40)
         self.band.hide()
+        # What a click does while a new instance is placed joint by joint, over the top-left corner.
+        self.prompt = QtWidgets.QLabel(self)
+        self.prompt.setStyleSheet(
+            "background: rgba(20, 20, 20, 200); color: #ffd400; padding: 4px 8px; font-weight: bold;"
+        )
+        self.prompt.move(8, 8)
+        self.prompt.hide()
         for item in (self.instances, self.moving, self.selection_item, self.hover_item, self.band):
             self.view.addItem(item)
         self.edge_index = np.array(doc.schema.edge_index, int).reshape(-1, 2)
@@ -107,7 +116,7 @@ class CanvasView(pg.GraphicsView):
         """Redraw what a document change affects."""
         if change.kind == "current":
             self.show_image()
-        elif change.kind == "annotations" and change.image == self.doc.current:
+        elif change.kind == "frames" or (change.kind == "annotations" and change.image == self.doc.current):
             self.draw_instances()
             self.draw_overlay()
         elif change.kind == "positions" and change.image == self.doc.current:
@@ -115,21 +124,39 @@ class CanvasView(pg.GraphicsView):
             self.draw_overlay()
         elif change.kind in ("selection", "hover"):
             self.draw_overlay()
+        elif change.kind == "style":
+            self.draw_instances()
+        if change.kind in ("mode", "current", "annotations", "positions", "frames"):
+            self.show_prompt()
 
     def show_image(self) -> None:
-        """Load the current image's pixels, draw everything and fit the view."""
-        image, self.image_missing = self.images.get(self._folder(), self.doc.image)
+        """Load the current image's pixels, draw everything and fit the view (kept when the new image
+        has the size of the last one: the next frame of a video is looked at where the last one was)."""
+        record = self.doc.image
+        same_size = (record.width, record.height) == (self.photo.image.width(), self.photo.image.height())
+        image, self.image_missing = self.images.get(self.key(self.doc.current), (record.width, record.height))
         self.photo.set_image(image)
         self.draw_instances()
         self.draw_overlay()
-        self.fit()
+        if not same_size or record.video is None:
+            self.fit()
 
-    def prefetch(self, indices: list[int]) -> None:
-        """Decode these images in the background, so switching to them does not wait for their files."""
-        self.images.prefetch(self._folder(), [self.doc.images[i] for i in indices])
+    def key(self, index: int) -> PictureKey:
+        """What image `index` shows: its file, or its video frame."""
+        record = self.doc.images[index]
+        if record.video is None:
+            return Path(self.doc.image_dir or ".") / str(record.file_name)
+        return FrameKey(self.doc.videos[record.video], int(record.frame_index or 0))
 
-    def _folder(self) -> Path:
-        return Path(self.doc.image_dir or ".")
+    def show_prompt(self) -> None:
+        """Say which joint the next click places while a new instance is being placed."""
+        state = self.doc.placing
+        if state is None or state.image != self.doc.current:
+            self.prompt.hide()
+            return
+        self.prompt.setText(placing.prompt(self.doc, state))
+        self.prompt.adjustSize()
+        self.prompt.show()
 
     def fit(self) -> None:
         """Show the whole image."""
@@ -140,8 +167,9 @@ class CanvasView(pg.GraphicsView):
         """(Re)draw every instance of the current image."""
         ann = self.doc.image.annotations
         self.instances.set_cached(False)  # everything is redrawn once anyway; a pixmap would only add work
-        self.instances.set_instances(ann, list(range(ann.num_instances)), self.edge_index)
-        self.moving.set_instances(ann, [], self.edge_index)
+        by_track = self.doc.color_by_track
+        self.instances.set_instances(ann, list(range(ann.num_instances)), self.edge_index, by_track)
+        self.moving.set_instances(ann, [], self.edge_index, by_track)
         self._moving_rows = []
         self._drawn = ann
 
@@ -157,8 +185,8 @@ class CanvasView(pg.GraphicsView):
             self._moving_rows = moving
             self.instances.set_cached(True)
             still = [r for r in range(ann.num_instances) if r not in set(moving)]
-            self.instances.set_instances(ann, still, self.edge_index)
-        self.moving.set_instances(ann, moving, self.edge_index)
+            self.instances.set_instances(ann, still, self.edge_index, self.doc.color_by_track)
+        self.moving.set_instances(ann, moving, self.edge_index, self.doc.color_by_track)
         self._drawn = ann
 
     def draw_overlay(self) -> None:
@@ -209,8 +237,8 @@ class CanvasView(pg.GraphicsView):
         return [(int(ann.ids[r]), int(k)) for r, k in zip(rows, joints, strict=True)]
 
     def handle_click(self, point: QtCore.QPointF, modifiers) -> None:
-        """Emit a keypoint or empty-space click."""
-        key = self.key_at(point)
+        """Emit a keypoint or empty-space click (while placing a new instance, every click places)."""
+        key = None if self.doc.placing is not None else self.key_at(point)
         if key is not None:
             self.keypoint_clicked.emit(key, modifiers)
         else:
@@ -218,6 +246,8 @@ class CanvasView(pg.GraphicsView):
 
     def handle_drag(self, ev) -> None:
         """Start, continue or finish a keypoint drag or a rubber band."""
+        if self.doc.placing is not None:  # placing takes clicks only; drag the joints once it is finished
+            return
         start = self.view.mapSceneToView(ev.buttonDownScenePos())
         here = self.view.mapSceneToView(ev.scenePos())
         if ev.isStart():

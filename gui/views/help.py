@@ -18,9 +18,8 @@ def help_html() -> str:
         if s.menu != menu:
             menu = s.menu
             rows.append(f"<tr><th colspan=2 align=left><br>{menu}</th></tr>")
-        keys = " / ".join(s.keys) if s.method else "1 … 9"
         rows.append(
-            f"<tr><td><b>{html.escape(keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(s.label)}</td></tr>"
+            f"<tr><td><b>{html.escape(s.shown_keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(s.label)}</td></tr>"
         )
     rows.append("<tr><th colspan=2 align=left><br>Mouse</th></tr>")
     rows += [f"<tr><td><b>{a}</b>&nbsp;&nbsp;</td><td>{b}</td></tr>" for a, b in MOUSE_HELP]

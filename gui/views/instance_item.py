@@ -15,7 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from aegroup.io.poses import OCCLUDED
 from aegroup_gui.model.document import Annotations
-from aegroup_gui.views.style import instance_color, marker_look, marker_sizes, marker_symbols, pen
+from aegroup_gui.views.style import marker_look, marker_sizes, marker_symbols, pen, row_colors
 
 MARKER_PADDING_PX = 16.0
 """Screen pixels around the joints that the item may paint into (markers and the number label)."""
@@ -118,8 +118,11 @@ class InstancesItem(pg.GraphicsObject):
         # The number's baseline sits 10 px above the topmost joint; static text is placed by its top.
         self._label_rise = 10 + QtGui.QFontMetricsF(self.font).ascent()
 
-    def set_instances(self, ann: Annotations, rows: list[int], edge_index: np.ndarray) -> None:
-        """Draw rows `rows` of `ann` (in that order); limbs are the schema's (E, 2) joint index pairs."""
+    def set_instances(
+        self, ann: Annotations, rows: list[int], edge_index: np.ndarray, by_track: bool = False
+    ) -> None:
+        """Draw rows `rows` of `ann` (in that order); limbs are the schema's (E, 2) joint index pairs;
+        coloured by instance, or by track."""
         self.prepareGeometryChange()
         kps = ann.keypoints[rows]
         present = kps[:, :, 2] > 0
@@ -137,7 +140,7 @@ class InstancesItem(pg.GraphicsObject):
         self.limb_spans = list(zip((limb_ends - whole.sum(axis=1)).tolist(), limb_ends.tolist(), strict=True))
         self.tops = [a + int(np.argmin(self.xy[a:b, 1])) if b > a else -1 for a, b in self.spans]
         self.ids = ann.ids[rows]
-        colors = [instance_color(i) for i in self.ids.tolist()]
+        colors = row_colors(self.ids, ann.track[rows], by_track)
         score = ann.scores[rows][r_idx, j_idx]
         sizes = np.round(marker_sizes(score)).tolist()  # whole pixels keep the pixmap cache small and warm
         symbols = marker_symbols(ann.origin[rows][r_idx, j_idx], score)

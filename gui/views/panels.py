@@ -10,18 +10,18 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from aegroup.io.provenance import InstanceStatus
 from aegroup_gui.model.document import Change, Document
 from aegroup_gui.model.uncertainty import image_uncertainty
-from aegroup_gui.views.style import instance_color
+from aegroup_gui.views.style import row_colors
 
 _SELECTED = QtGui.QBrush(QtGui.QColor("#3d5a80"))
 """The highlight of selected instances and of the current image."""
 
 
 class InstancePanel(QtWidgets.QTableWidget):
-    """One row per instance: number (the reassign key), colour, status, score, joints present."""
+    """One row per instance: number (the reassign key), colour, status, score, joints present, track."""
 
     instance_clicked = QtCore.Signal(int, object)  # instance id, modifiers
 
-    HEADERS = ("#", "status", "score", "joints")
+    HEADERS = ("#", "status", "score", "joints", "track")
 
     def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(0, len(self.HEADERS), parent)
@@ -35,23 +35,26 @@ class InstancePanel(QtWidgets.QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.setToolTip("Press the number key of an instance to give it the selected keypoints (0: new)")
         self.cellClicked.connect(self._clicked)
-        self._shown: dict[int, tuple[tuple[str, ...], int, bool]] = {}  # what each row shows now
+        self._shown: dict[int, tuple[tuple[str, ...], str, bool]] = {}  # what each row shows now
         doc.subscribe(self.on_change)
         self.refresh()
 
     def on_change(self, change: Change) -> None:
         """Refresh on anything that changes what the rows say or highlight."""
-        if change.kind in ("hover", "positions"):
+        if change.kind in ("hover", "positions", "mode"):
             return
-        if change.kind == "current" or change.image == self.doc.current:
+        if change.kind in ("current", "frames", "tracks", "style") or change.image == self.doc.current:
             self.refresh()
 
     def refresh(self) -> None:
-        """Rebuild the rows from the current image."""
+        """Rebuild the rows from the current image (the track column only when the document has tracks)."""
+        self.setColumnHidden(4, not self.doc.tracks)
         ann = self.doc.image.annotations
         k = ann.keypoints.shape[1]
         selected = set(self.doc.selected_instances())
         counts = ann.present().sum(axis=1)
+        colors = row_colors(ann.ids, ann.track, self.doc.color_by_track)
+        tracks = self.doc.tracks
         self.setRowCount(ann.num_instances)
         for row in [r for r in self._shown if r >= ann.num_instances]:
             del self._shown[row]  # its items went with the row
@@ -63,14 +66,15 @@ class InstancePanel(QtWidgets.QTableWidget):
                 InstanceStatus(ann.status[row]).name.lower(),
                 "–" if np.isnan(score) else f"{score:.2f}",
                 f"{counts[row]}/{k}",
+                tracks[ann.track[row]] if 0 <= ann.track[row] < len(tracks) else "–",
             )
-            shown = (cells, inst, inst in selected)
+            shown = (cells, colors[row], inst in selected)
             if self._shown.get(row) != shown:  # only what changed is rewritten (each call repaints a cell)
                 self._show_row(row, *shown)
                 self._shown[row] = shown
 
-    def _show_row(self, row: int, cells: tuple[str, ...], inst: int, selected: bool) -> None:
-        old_cells, old_inst, old_selected = self._shown.get(row, (("",) * len(cells), 0, None))
+    def _show_row(self, row: int, cells: tuple[str, ...], color: str, selected: bool) -> None:
+        old_cells, old_color, old_selected = self._shown.get(row, (("",) * len(cells), "", None))
         for col, text in enumerate(cells):
             item = self.item(row, col)
             if item is None:
@@ -83,8 +87,8 @@ class InstancePanel(QtWidgets.QTableWidget):
                     item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             if text != old_cells[col]:
                 item.setText(text)
-            if col == 0 and inst != old_inst:
-                item.setBackground(QtGui.QColor(instance_color(inst)))
+            if col == 0 and color != old_color:
+                item.setBackground(QtGui.QColor(color))
             elif col > 0 and selected != old_selected:
                 item.setBackground(_SELECTED if selected else QtGui.QBrush())
 
@@ -98,7 +102,8 @@ _IMAGE = QtCore.Qt.ItemDataRole.UserRole + 1  # the document index of a row (on 
 
 
 class ImageList(QtWidgets.QTableView):
-    """Sortable list of images: number, file, instances, reviewed, doubt; picking a row shows that image.
+    """Sortable list of images or labelled video frames: number, name, instances, reviewed, doubt; picking
+    a row shows that image. A video frame looked at but not labelled has no row until its first edit.
 
     The cells live in a QStandardItemModel (C++), updated only where the document changed: a Python
     model was asked for every visible cell and role on each repaint, and a switch that scrolls the list
@@ -117,16 +122,9 @@ class ImageList(QtWidgets.QTableView):
         self.cells.setHorizontalHeaderLabels(self.HEADERS)
         self.cells.horizontalHeaderItem(4).setToolTip(self.DOUBT_TIP)
         self.cells.setSortRole(_SORT_KEY)
-        self._rows: list[list[QtGui.QStandardItem]] = []  # each image's cells, in document order
-        for index in range(len(doc.images)):
-            row = [QtGui.QStandardItem() for _ in self.HEADERS]
-            for item in row:
-                item.setEditable(False)
-            row[0].setData(index, _IMAGE)
-            self._rows.append(row)
-            self._show(index)
-        for row in self._rows:
-            self.cells.appendRow(row)
+        self._rows: dict[int, list[QtGui.QStandardItem]] = {}  # each listed image's cells, by index
+        for index in doc.kept():
+            self.cells.appendRow(self._new_row(index))
         self._shown = doc.current
         self._highlight(doc.current, True)
         self._order: list[int] | None = None  # image indices in list order, until the next sort
@@ -135,6 +133,15 @@ class ImageList(QtWidgets.QTableView):
         self._set_up_view()
         self.clicked.connect(lambda index: self.image_chosen.emit(self.image_at(index.row())))
         doc.subscribe(self.on_change)
+
+    def _new_row(self, index: int) -> list[QtGui.QStandardItem]:
+        row = [QtGui.QStandardItem() for _ in self.HEADERS]
+        for item in row:
+            item.setEditable(False)
+        row[0].setData(index, _IMAGE)
+        self._rows[index] = row
+        self._show(index)
+        return row
 
     def _set_up_view(self) -> None:
         self.setSortingEnabled(True)
@@ -158,9 +165,12 @@ class ImageList(QtWidgets.QTableView):
         image = self.doc.images[index]
         doubt = image_uncertainty(image.annotations)
         count = image.annotations.num_instances
+        name = self.doc.image_name(index)
+        # Video frames sort by video, then frame number ("#9" before "#10").
+        order = name if image.video is None else f"{image.video:06d} {image.frame_index:012d}"
         cells = (
             (str(index + 1), index),
-            (image.file_name, image.file_name),
+            (name, order),
             (str(count), count),
             ("✓" if image.reviewed else "", int(image.reviewed)),
             ("–" if math.isnan(doubt) else f"{doubt:.2f}", -1.0 if math.isnan(doubt) else doubt),
@@ -171,18 +181,27 @@ class ImageList(QtWidgets.QTableView):
             item.setData(key, _SORT_KEY)
 
     def _highlight(self, index: int, on: bool) -> None:
-        for item in self._rows[index]:
+        for item in self._rows.get(index, ()):
             item.setBackground(_SELECTED if on else QtGui.QBrush())
 
     def on_change(self, change: Change) -> None:
-        """Rewrite an edited image's cells; move the highlight and scroll to the current image."""
-        if change.kind in ("annotations", "review"):
+        """Rewrite an edited image's cells; add a frame labelled from scratch; move the highlight and
+        scroll to the current image."""
+        if change.kind == "added":
+            self.cells.appendRow(self._new_row(change.image))
+            self._highlight(change.image, change.image == self.doc.current)
+            self._forget_order()
+        elif change.kind in ("annotations", "review") and change.image in self._rows:
             self._show(change.image)
+        elif change.kind == "frames":
+            for index in self.doc.changed & self._rows.keys():
+                self._show(index)
         elif change.kind == "current":
             self._highlight(self._shown, False)
             self._highlight(change.image, True)
             self._shown = change.image
-            self.scrollTo(self._rows[change.image][0].index())
+            if change.image in self._rows:
+                self.scrollTo(self._rows[change.image][0].index())
 
     def image_at(self, row: int) -> int:
         """The document index of the image shown in list row `row`."""

@@ -46,9 +46,25 @@ LEGEND = (
 )
 
 
+UNTRACKED_COLOR = "#b0b4b9"
+"""Instances without a track, when colouring by track."""
+
+
 def instance_color(instance_id: int) -> str:
     """The colour of an instance."""
     return PALETTE[(int(instance_id) - 1) % len(PALETTE)]
+
+
+def track_color(track: int) -> str:
+    """The colour of a track (grey for untracked, -1)."""
+    return PALETTE[int(track) % len(PALETTE)] if track >= 0 else UNTRACKED_COLOR
+
+
+def row_colors(ids: np.ndarray, tracks: np.ndarray, by_track: bool) -> list[str]:
+    """The colour of each instance row: by its track, or by its instance id."""
+    if by_track:
+        return [track_color(t) for t in tracks.tolist()]
+    return [instance_color(i) for i in ids.tolist()]
 
 
 @cache
