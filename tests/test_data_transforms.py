@@ -203,3 +203,23 @@ def test_image_centring_keeps_the_random_stream_of_fitted_augmentation() -> None
     degrees = draws.uniform(-20, 20)
     dx, dy = draws.uniform(-0.1, 0.1, size=2) * 128
     np.testing.assert_allclose(affine, centred_affine(400, 200, 128, scale, degrees, dx, dy), atol=1e-12)
+
+
+def test_a_share_of_crops_is_centred_anywhere_in_the_image() -> None:
+    rng = np.random.default_rng(5)
+    config = AugmentConfig(
+        scale_reference="native", center="instance", random_center_prob=0.3, rotation=90, flip_prob=0.5
+    )
+    config = config.model_copy(update={"translate": 0.0})
+    kp = clustered_instances(rng, 2, spread=20)
+    centres = [box_centre(inst) for inst in kp]
+    anywhere = []
+    for _ in range(400):
+        affine, _ = random_affine(1000, 700, 64, config, rng, kp)
+        point = apply_affine([31.5, 31.5], invert_affine(affine))  # the image point at the input centre
+        assert 0 <= point[0] <= 999 and 0 <= point[1] <= 699
+        if not any(np.allclose(point, c, atol=1e-6) for c in centres):
+            anywhere.append(point)
+    assert 90 < len(anywhere) < 150  # 30 % of 400 draws, within 3.7 binomial standard deviations
+    spread = np.array(anywhere)
+    assert spread[:, 0].min() < 150 and spread[:, 0].max() > 850 and spread[:, 1].max() > 550

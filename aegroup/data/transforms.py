@@ -48,6 +48,13 @@ class AugmentConfig(BaseModel):
         description="Point put at the input centre before the shift: 'image' the image centre; 'instance' "
         "the box centre of the labelled joints of an instance drawn at random (crops that hold an animal).",
     )
+    random_center_prob: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Probability of centring on a uniformly random image point instead of `center`: crops of "
+        "the background, so that a model trained on crops finds no animals in the rest of whole frames.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> AugmentConfig:
@@ -67,7 +74,8 @@ def random_affine(
     """A random image -> input affine (flip included when drawn) and whether it flips.
 
     `instances` (N, K, 3) x, y, v in image pixels are the candidates for `config.center == "instance"`;
-    without a labelled one the image centre is used.
+    without a labelled one the image centre is used. A random centre (`random_center_prob`) is a point of
+    the (flipped) image, drawn uniformly.
     """
     base = 1.0 if config.scale_reference == "native" else input_size / max(width, height)
     scale = base * rng.uniform(config.scale_min, config.scale_max)
@@ -75,7 +83,9 @@ def random_affine(
     dx, dy = rng.uniform(-config.translate, config.translate, size=2) * input_size
     flipped = bool(rng.random() < config.flip_prob)
     cx, cy = (width - 1) / 2, (height - 1) / 2
-    if config.center == "instance" and instances is not None:
+    if config.random_center_prob > 0 and rng.random() < config.random_center_prob:
+        cx, cy = rng.uniform(0, width - 1), rng.uniform(0, height - 1)
+    elif config.center == "instance" and instances is not None:
         point = instance_centre(instances, rng)
         if point is not None:
             # The flip is applied to the image first, so the instance's centre is taken in the mirror.
