@@ -68,9 +68,16 @@ def centred_affine(
     width: int, height: int, input_size: int, scale: float, degrees: float, dx: float, dy: float
 ) -> np.ndarray:
     """Image -> input affine: image centre to input centre (+dx, dy), with `scale` and rotation `degrees`."""
+    return point_affine((width - 1) / 2, (height - 1) / 2, input_size, scale, degrees, dx, dy)
+
+
+def point_affine(
+    cx: float, cy: float, input_size: int, scale: float, degrees: float, dx: float, dy: float
+) -> np.ndarray:
+    """Image -> input affine: image point (cx, cy) to input centre (+dx, dy), scaled by `scale` and rotated
+    by `degrees` about it."""
     theta = math.radians(degrees)
     c, s = math.cos(theta) * scale, math.sin(theta) * scale
-    cx, cy = (width - 1) / 2, (height - 1) / 2
     mid = (input_size - 1) / 2
     rot = np.array([[c, -s, 0.0], [s, c, 0.0]])
     return compose(

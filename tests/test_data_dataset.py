@@ -13,7 +13,8 @@ from pycocotools import mask as mask_utils
 from scipy import ndimage
 from torch.utils.data import DataLoader
 
-from aegroup.data import AugmentConfig, CocoPoseDataset, collate
+from aegroup.data import AugmentConfig, CocoPoseDataset, PoseDataset, collate
+from aegroup.data.transforms import MEAN, STD
 from aegroup.errors import AegroupError
 from aegroup.geometry import apply_affine, compose, heatmap_to_input, input_to_heatmap
 from aegroup.io.coco import load_coco
@@ -283,3 +284,100 @@ def test_input_size_must_be_a_multiple_of_the_stride(synth_set) -> None:
     ann, images, schema = synth_set
     with pytest.raises(AegroupError, match="multiple of output_stride"):
         CocoPoseDataset(ann, images, schema, train=False, input_size=130)
+
+
+class ArrayFrames:
+    """One in-memory labelled frame (a `LabelledFrames` source)."""
+
+    def __init__(self, pixels: np.ndarray, instances: np.ndarray) -> None:
+        self.schema = load_schema("coco17").model_copy(
+            update={"joints": [f"j{k}" for k in range(instances.shape[1])], "edges": [], "flip_pairs": []}
+        )
+        self.frame_ids = [1]
+        self._pixels, self._instances = pixels, instances
+
+    def __len__(self) -> int:
+        return 1
+
+    def pixels(self, index: int) -> np.ndarray:
+        return self._pixels
+
+    def frame_size(self, index: int) -> tuple[int, int]:
+        return self._pixels.shape[1], self._pixels.shape[0]
+
+    def instances(self, index: int) -> np.ndarray:
+        return self._instances
+
+    def ignore_region(self, index: int, shape: tuple[int, int]) -> None:
+        return None
+
+    def ground_truth(self) -> dict:
+        return {}
+
+
+def loop_heatmaps(kp: np.ndarray, size: int, sigma: float) -> np.ndarray:
+    """(K, size, size) targets by plain loops: per joint and pixel, the highest Gaussian of the labelled
+    joints whose nearest pixel is in the map, cut beyond 3 sigma on either axis."""
+    out = np.zeros((kp.shape[1], size, size))
+    for inst in kp:
+        for k, (x, y, v) in enumerate(inst):
+            if v <= 0 or not (0 <= np.floor(x + 0.5) < size and 0 <= np.floor(y + 0.5) < size):
+                continue
+            for row in range(size):
+                for col in range(size):
+                    if abs(col - x) <= 3 * sigma and abs(row - y) <= 3 * sigma:
+                        g = np.exp(-((col - x) ** 2 + (row - y) ** 2) / (2 * sigma**2))
+                        out[k, row, col] = max(out[k, row, col], g)
+    return out
+
+
+def test_native_crop_on_an_instance_is_a_plain_slice_with_targets_of_a_plain_loop() -> None:
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    # Box centres at half-integers, so a 64 px crop centred on them starts at a whole pixel:
+    # A (115.5, 63.5) -> crop x 84..147, y 32..95; B (175.5, 126.5) -> crop x 144..207, y 95..158.
+    a = [[100, 50, 2], [131, 77, 2], [120.3, 60.7, 2], [0, 0, 0]]
+    b = [[140, 90, 2], [211, 163, 2], [190.2, 140.6, 2], [150.5, 101.25, 2]]
+    instances = np.array([a, b], dtype=np.float64)
+    offsets = {(84, 32), (144, 95)}
+    config = AugmentConfig(
+        scale_reference="native",
+        center="instance",
+        scale_min=1,
+        scale_max=1,
+        rotation=0,
+        translate=0,
+        flip_prob=0,
+    )
+    ds = PoseDataset(
+        ArrayFrames(pixels, instances), train=True, input_size=64, max_instances=4, augment=config
+    )
+    seen = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        item = ds[0]
+        affine = item["meta"]["affine"]
+        ox, oy = round(float(-affine[0, 2])), round(float(-affine[1, 2]))
+        assert (ox, oy) in offsets
+        np.testing.assert_allclose(affine, [[1, 0, -ox], [0, 1, -oy]], atol=1e-9)
+        seen.add((ox, oy))
+        crop = pixels[oy : oy + 64, ox : ox + 64].astype(np.float32) / 255
+        np.testing.assert_allclose(item["image"].numpy(), ((crop - MEAN) / STD).transpose(2, 0, 1), atol=1e-5)
+        # Input pixel u is image pixel u + offset; heatmap pixel j covers input pixels 4j .. 4j + 3.
+        kp = instances.copy()
+        kp[..., 0] = (kp[..., 0] - ox - 1.5) / 4
+        kp[..., 1] = (kp[..., 1] - oy - 1.5) / 4
+        np.testing.assert_allclose(item["heatmaps"].numpy(), loop_heatmaps(kp, 16, 2.0), atol=1e-6)
+        rows = [
+            [
+                (k * 256 + int(np.floor(y + 0.5)) * 16 + int(np.floor(x + 0.5)), 1)
+                for k, (x, y, v) in enumerate(inst)
+                if v > 0 and 0 <= np.floor(x + 0.5) < 16 and 0 <= np.floor(y + 0.5) < 16
+            ]
+            for inst in kp
+        ]
+        joints, kept = item["joints"].numpy(), [r for r in rows if r]
+        for n, expected in enumerate(kept):
+            assert sorted(map(tuple, joints[n][joints[n, :, 1] > 0])) == sorted(expected)
+        assert not joints[len(kept) :].any()
+    assert seen == offsets

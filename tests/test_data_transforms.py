@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from aegroup.data.transforms import MEAN, STD, AugmentConfig, preprocess, random_affine, warp
 from aegroup.geometry import (
     apply_affine,
+    centred_affine,
     compose,
     fit_affine,
     heatmap_to_input,
@@ -112,3 +113,113 @@ def test_random_affine_stays_within_its_ranges() -> None:
         assert np.all(np.abs(centre - 63.5) <= 0.1 * 128 + 1e-9)
         flips.append(flipped)
     assert 60 < sum(flips) < 140
+
+
+def clustered_instances(rng: np.random.Generator, count: int, spread: float) -> np.ndarray:
+    """(count, 6, 3) instances of 6 joints within `spread` px of random centres; some joints unlabelled
+    (0, 0, 0, far from every instance)."""
+    centres = rng.uniform([100, 100], [900, 600], (count, 1, 2))
+    xy = centres + rng.uniform(-spread, spread, (count, 6, 2))
+    v = np.where(rng.random((count, 6)) < 0.2, 0.0, 2.0)
+    v[:, 0] = 2.0
+    kp = np.concatenate([xy, v[..., None]], axis=-1)
+    kp[v == 0] = 0.0
+    return kp
+
+
+def box_centre(instance: np.ndarray) -> np.ndarray:
+    """Centre of the box around an instance's labelled joints, computed plainly."""
+    xs = [x for x, _, v in instance if v > 0]
+    ys = [y for _, y, v in instance if v > 0]
+    return np.array([(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_native_crops_centred_on_an_instance_contain_it(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    size = 128
+    config = AugmentConfig(
+        scale_reference="native",
+        center="instance",
+        scale_min=0.8,
+        scale_max=1.2,
+        rotation=180,
+        translate=0.1,
+        flip_prob=0.5,
+    )
+    for _ in range(100):
+        kp = clustered_instances(rng, int(rng.integers(1, 4)), spread=20)
+        affine, flipped = random_affine(1000, 700, size, config, rng, kp)
+        # Native scale: the zoom is the drawn factor itself, not relative to fitting the 1000 px image.
+        assert 0.8 - 1e-9 <= np.sqrt(abs(np.linalg.det(affine[:, :2]))) <= 1.2 + 1e-9
+        assert (np.linalg.det(affine[:, :2]) < 0) == flipped
+        # Joints lie within 20 * sqrt(2) px of their box centre, x 1.2 zoom, plus at most 12.8 px of shift
+        # per axis: the whole of the chosen instance is inside the 128 px input.
+        mapped = apply_affine(kp[..., :2], affine)
+        inside = ((mapped >= 0) & (mapped <= size - 1)).all(axis=-1) | (kp[..., 2] == 0)
+        assert inside.all(axis=1).any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_instance_centre_goes_to_the_input_centre_flipped_or_not(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    config = AugmentConfig(
+        scale_reference="native", center="instance", rotation=180, translate=0.0, flip_prob=0.5
+    )
+    kp = clustered_instances(rng, 3, spread=40)
+    chosen, flips = [], []
+    for _ in range(120):
+        affine, flipped = random_affine(1000, 700, 96, config, rng, kp)
+        # The flip mirrors the image first; the chosen instance's own box centre lands on the centre.
+        at_centre = [
+            np.allclose(apply_affine(box_centre(inst), affine), [47.5, 47.5], atol=1e-9) for inst in kp
+        ]
+        assert sum(at_centre) == 1
+        chosen.append(at_centre.index(True))
+        flips.append(flipped)
+    assert set(chosen) == {0, 1, 2} and 30 < sum(flips) < 90
+
+
+def test_instance_centring_skips_unlabelled_instances_and_falls_back_to_the_image() -> None:
+    rng = np.random.default_rng(4)
+    config = AugmentConfig(center="instance", scale_reference="native", rotation=0, translate=0, flip_prob=0)
+    kp = clustered_instances(rng, 2, spread=10)
+    kp[0] = 0.0  # no labelled joint: never a centre
+    for _ in range(20):
+        affine, _ = random_affine(1000, 700, 64, config, rng, kp)
+        np.testing.assert_allclose(apply_affine(box_centre(kp[1]), affine), [31.5, 31.5], atol=1e-9)
+    for instances in (None, np.zeros((0, 6, 3)), np.zeros((1, 6, 3))):
+        affine, _ = random_affine(1000, 700, 64, config, rng, instances)
+        np.testing.assert_allclose(apply_affine([499.5, 349.5], affine), [31.5, 31.5], atol=1e-9)
+
+
+def test_image_centring_keeps_the_random_stream_of_fitted_augmentation() -> None:
+    # scale_reference 'fit' and center 'image' are the defaults: the same draws give the same affine as a
+    # centred affine built by hand from them (what every earlier run and checkpoint was trained with).
+    config = AugmentConfig(scale_min=0.5, scale_max=2.0, rotation=20, translate=0.1, flip_prob=0.0)
+    affine, _ = random_affine(400, 200, 128, config, np.random.default_rng(7), np.ones((2, 6, 3)))
+    draws = np.random.default_rng(7)
+    scale = 128 / 400 * draws.uniform(0.5, 2.0)
+    degrees = draws.uniform(-20, 20)
+    dx, dy = draws.uniform(-0.1, 0.1, size=2) * 128
+    np.testing.assert_allclose(affine, centred_affine(400, 200, 128, scale, degrees, dx, dy), atol=1e-12)
+
+
+def test_a_share_of_crops_is_centred_anywhere_in_the_image() -> None:
+    rng = np.random.default_rng(5)
+    config = AugmentConfig(
+        scale_reference="native", center="instance", random_center_prob=0.3, rotation=90, flip_prob=0.5
+    )
+    config = config.model_copy(update={"translate": 0.0})
+    kp = clustered_instances(rng, 2, spread=20)
+    centres = [box_centre(inst) for inst in kp]
+    anywhere = []
+    for _ in range(400):
+        affine, _ = random_affine(1000, 700, 64, config, rng, kp)
+        point = apply_affine([31.5, 31.5], invert_affine(affine))  # the image point at the input centre
+        assert 0 <= point[0] <= 999 and 0 <= point[1] <= 699
+        if not any(np.allclose(point, c, atol=1e-6) for c in centres):
+            anywhere.append(point)
+    assert 90 < len(anywhere) < 150  # 30 % of 400 draws, within 3.7 binomial standard deviations
+    spread = np.array(anywhere)
+    assert spread[:, 0].min() < 150 and spread[:, 0].max() > 850 and spread[:, 1].max() > 550

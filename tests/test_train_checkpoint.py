@@ -155,6 +155,7 @@ def test_a_pickle_in_place_of_weights_is_refused(tmp_path: Path, model_config: M
         (lambda f: (f / SIDECAR).write_text('{"format": "other"}'), "field 'format'"),
         (lambda f: _edit_sidecar(f, model_config={"num_joints": 0}), "field 'num_joints'"),
         (lambda f: _edit_sidecar(f, version=99), "field 'version'"),
+        (lambda f: _edit_sidecar(f, input_size="big"), "field 'input_size': 'big' is not a positive"),
     ],
 )
 def test_damaged_checkpoints_give_one_line(

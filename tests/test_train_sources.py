@@ -297,3 +297,36 @@ def test_training_straight_from_the_shared_slp(tmp_path: Path) -> None:
     result = train(config)
     assert result.steps == 2 and "AP" in result.metrics
     assert load_checkpoint(result.checkpoint).schema.joints == schema.joints
+
+
+@pytest.mark.parametrize(
+    ("fields", "eval_size"),
+    [
+        # Native-scale crops validate and predict on whole frames: the 128 px frames, a multiple of 16.
+        ({"augment": {"scale_reference": "native", "center": "instance", "rotation": 180}}, 128),
+        ({"augment": {"scale_reference": "native"}, "eval_input_size": 96}, 96),
+        ({}, 64),  # fitted images: validation at the training side, as before
+    ],
+)
+def test_native_crops_validate_and_predict_on_whole_frames(
+    tmp_path: Path, synth_video, pickled_poses, fields: dict, eval_size: int
+) -> None:
+    from aegroup.predict import Predictor
+
+    video, _, _ = synth_video
+    labels = pickled_poses(video, tmp_path / "clip.poses")
+    split = {
+        "train": {"ann_file": labels.name, "frames": [0, 10]},
+        "val": {"ann_file": labels.name, "frames": [10, None]},
+    }
+    config = load_train_config(write_config(tmp_path, video.schema, **split, **fields, max_steps=2))
+    data = open_data(config, video.schema, DistEnv(), pin_memory=False)
+    assert data.eval_input_size == eval_size
+    assert data.loader.dataset.dataset.input_size == 64 and data.val.dataset.dataset.input_size == eval_size
+    result = train(config)
+    assert "AP" in result.metrics
+    checkpoint = load_checkpoint(result.checkpoint)
+    assert checkpoint.input_size == eval_size and checkpoint.model_config.input_size == 64
+    assert Predictor.from_checkpoint(result.checkpoint, device="cpu").input_size == eval_size
+    saved = yaml.safe_load((config.output_dir / "config.yaml").read_text())
+    assert saved["eval_input_size"] == eval_size and saved["input_size"] == 64

@@ -66,16 +66,16 @@ class PoseDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         pixels = self.frames.pixels(index)
         height, width = pixels.shape[:2]
+        people = np.array(self.frames.instances(index), dtype=np.float64)
         flipped = False
         if self.augment is not None:
             # Seed numpy from torch's generator, which the DataLoader seeds differently in every worker.
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
-            affine, flipped = random_affine(width, height, self.input_size, self.augment, rng)
+            affine, flipped = random_affine(width, height, self.input_size, self.augment, rng, people)
         else:
             affine = fit_affine(width, height, self.input_size)
         image = normalize(np.asarray(warp(Image.fromarray(pixels), affine, self.input_size, fill=PAD_COLOR)))
         to_output = compose(input_to_heatmap(self.output_stride), affine)
-        people = np.array(self.frames.instances(index), dtype=np.float64)
         people[..., :2] = apply_affine(people[..., :2], to_output)
         if flipped:
             people = people[:, self.schema.flip_index]

@@ -35,6 +35,10 @@ class LabelledFrames(Protocol):
         """(H, W, 3) uint8 RGB pixels of a frame."""
         ...
 
+    def frame_size(self, index: int) -> tuple[int, int]:
+        """(width, height) of a frame, without reading its pixels."""
+        ...
+
     def instances(self, index: int) -> np.ndarray:
         """(N, K, 3) float64 x, y, v in image pixels of the instances to learn (absent joints 0, 0, 0)."""
         ...
@@ -81,6 +85,11 @@ class CocoFrames:
     def pixels(self, index: int) -> np.ndarray:
         """(H, W, 3) uint8 RGB pixels of an image."""
         return read_rgb(image_path(self.image_dir, self.coco.image_info(self.frame_ids[index])))
+
+    def frame_size(self, index: int) -> tuple[int, int]:
+        """(width, height) of an image as the file's `images` entry gives it."""
+        info = self.coco.image_info(self.frame_ids[index])
+        return int(info["width"]), int(info["height"])
 
     def instances(self, index: int) -> np.ndarray:
         """(N, K, 3) keypoints of the image's annotations that are no crowd and have a labelled joint."""
@@ -202,6 +211,11 @@ class PoseSetFrames:
         if frame.video is not None:
             return self.videos.read(frame.video, int(frame.frame_index))  # type: ignore[arg-type]
         return read_rgb(self.image_dir / str(frame.file_name))
+
+    def frame_size(self, index: int) -> tuple[int, int]:
+        """(width, height) of a frame (checked against its video or image file when the source opened)."""
+        frame = self.frames[index]
+        return int(frame.width), int(frame.height)
 
     def instances(self, index: int) -> np.ndarray:
         """(N, K, 3) user instances with a labelled joint; absent joints 0, 0, 0."""

@@ -55,11 +55,14 @@ class Checkpoint:
     metrics: dict[str, float]
     state_dict: dict[str, torch.Tensor]
     extra: dict[str, Any] = field(default_factory=dict)
+    eval_input_size: int | None = None
+    """Input side to predict at, when the run set one apart from the training side (`eval_input_size`)."""
 
     @property
     def input_size(self) -> int:
-        """Square input side the model was trained at (what `preprocess` should resize to)."""
-        return self.model_config.input_size
+        """Square input side to predict at (what `preprocess` resizes to): the run's eval_input_size, else the
+        side the model was trained at."""
+        return self.eval_input_size or self.model_config.input_size
 
     @property
     def output_stride(self) -> int:
@@ -89,8 +92,12 @@ def save_checkpoint(
     metrics: dict[str, float] | None = None,
     training_state: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    eval_input_size: int | None = None,
 ) -> Path:
-    """Write a checkpoint folder (weights, sidecar, optional training state); returns the folder."""
+    """Write a checkpoint folder (weights, sidecar, optional training state); returns the folder.
+
+    `eval_input_size` is the side to predict at when it differs from the training side (`input_size` in
+    the sidecar; the model config keeps the training side)."""
     target = Path(directory)
     tensors = {k: v.detach().cpu().contiguous() for k, v in unwrap(model).state_dict().items()}
     blobs = {WEIGHTS: save_safetensors(tensors)}
@@ -104,7 +111,7 @@ def save_checkpoint(
         "schema": schema.model_dump(mode="json"),
         "model_config": model_config.model_dump(mode="json"),
         "decode_config": decode_config.model_dump(mode="json"),
-        "input_size": model_config.input_size,
+        "input_size": eval_input_size or model_config.input_size,
         "output_stride": model_config.output_stride,
         "epoch": epoch,
         "step": step,
@@ -200,7 +207,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         metrics={k: float(v) for k, v in sidecar.get("metrics", {}).items()},
         state_dict=state_dict,
         extra=dict(sidecar.get("extra", {})),
+        eval_input_size=_eval_size(sidecar, model_config, source),
     )
+
+
+def _eval_size(sidecar: dict[str, Any], model_config: ModelConfig, source: Path) -> int | None:
+    """The sidecar's `input_size` when it differs from the training side; one line when it is no size."""
+    size = sidecar.get("input_size", model_config.input_size)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise AegroupError(f"{source}: field 'input_size': {size!r} is not a positive whole number")
+    return None if size == model_config.input_size else size
 
 
 def load_training_state(path: str | Path) -> dict[str, Any]:

@@ -176,6 +176,13 @@ class TrainConfig(BaseModel):
     input_size: int | None = Field(
         default=None, ge=64, description="Square network input side in pixels (null: the preset's, tiny 128)."
     )
+    eval_input_size: int | None = Field(
+        default=None,
+        ge=64,
+        description="Network input side for validation, stored in checkpoints as the side `aegroup predict` "
+        "resizes to. null: input_size; with augment.scale_reference 'native', the longest side of the train "
+        "and val frames rounded up to a multiple of 4 x 2^model.depth (whole frames at native scale).",
+    )
     max_instances: int = Field(default=30, ge=1, description="Instances per image kept for the tag loss.")
     sigma: float = Field(
         default=2.0, gt=0, description="Gaussian sigma of the target heatmaps (output pixels)."
@@ -273,11 +280,12 @@ class TrainConfig(BaseModel):
         except ValidationError as err:
             raise AegroupError(f"{source}: {_model_error(err)}") from None
         levels = 2**cfg.depth * cfg.output_stride
-        if cfg.input_size % levels:
-            raise AegroupError(
-                f"{source}: field 'input_size': {cfg.input_size} must be a multiple of {levels} "
-                f"(stride {cfg.output_stride} x 2^model.depth {cfg.depth})"
-            )
+        for name, size in (("input_size", cfg.input_size), ("eval_input_size", self.eval_input_size)):
+            if size is not None and size % levels:
+                raise AegroupError(
+                    f"{source}: field '{name}': {size} must be a multiple of {levels} "
+                    f"(stride {cfg.output_stride} x 2^model.depth {cfg.depth})"
+                )
         return cfg
 
     def to_yaml(self, model_config: ModelConfig | None = None) -> str:

@@ -145,17 +145,34 @@ def memory_bytes() -> int:
         return 0
 
 
-def as_dataset(frames: LabelledFrames, config: TrainConfig, train: bool) -> PoseDataset:
-    """The dataset over some frames with the run's input size, targets and (for training) augmentation."""
+def as_dataset(
+    frames: LabelledFrames, config: TrainConfig, train: bool, eval_size: int | None = None
+) -> PoseDataset:
+    """The dataset over some frames with the run's targets; training items at the run's input size with
+    augmentation, evaluation items at `eval_size` (default: the input size)."""
     model_input = config.resolve_model(frames.schema.num_joints).input_size
     return PoseDataset(
         frames,
         train=train,
-        input_size=model_input,
+        input_size=model_input if train else eval_size or model_input,
         max_instances=config.max_instances,
         sigma=config.sigma,
         augment=config.augment if train else None,
     )
+
+
+def eval_input_size(config: TrainConfig, sources: Sequence[LabelledFrames]) -> int:
+    """Input side for validation and prediction: `eval_input_size` when set; for a run on native-scale crops
+    the longest side of the sources' frames rounded up to a size every hourglass level divides; else the
+    training input size."""
+    model_config = config.resolve_model(sources[0].schema.num_joints)
+    if config.eval_input_size is not None:
+        return config.eval_input_size
+    if config.augment.scale_reference != "native":
+        return model_config.input_size
+    longest = max(max(s.frame_size(i)) for s in sources for i in range(len(s)))
+    multiple = model_config.output_stride * 2**model_config.depth
+    return -(-longest // multiple) * multiple
 
 
 def open_split(split: SplitConfig, schema: PoseSchema, config: TrainConfig, train: bool) -> PoseDataset:
@@ -187,6 +204,8 @@ class TrainingData:
     val: DataLoader | None
     val_truth: dict[str, Any] | None
     """The validation frames' labels as a COCO dict."""
+    eval_input_size: int
+    """Input side of validation and prediction (`eval_input_size` resolved)."""
     notes: list[str]
     """Lines for the run's log (how video frames are read)."""
 
@@ -199,13 +218,15 @@ def open_data(config: TrainConfig, schema: PoseSchema, env: DistEnv, pin_memory:
     note = cache_video_frames(opened, config.frame_cache, env.world_size)
     weights = [split.weight for split in config.train_splits]
     loader, sampler = train_loader(training_set(sources, config), weights, config, env, pin_memory)
+    size = eval_input_size(config, opened)
     return TrainingData(
         loader=loader,
         sampler=sampler,
         val=None
         if val is None
-        else val_loader(as_dataset(val, config, train=False), config, env, pin_memory),
+        else val_loader(as_dataset(val, config, train=False, eval_size=size), config, env, pin_memory),
         val_truth=None if val is None else val.ground_truth(),
+        eval_input_size=size,
         notes=[note] if note else [],
     )
 

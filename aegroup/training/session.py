@@ -96,6 +96,8 @@ def build_session(config: TrainConfig, env: DistEnv, device: torch.device, resum
     schema = config.resolve_schema()
     model_config = config.resolve_model(schema.num_joints)
     data = open_data(config, schema, env, pin_memory=device.type == "cuda")
+    # The resolved eval side is saved in config.yaml and in every checkpoint (what `predict` resizes to).
+    config = config.model_copy(update={"eval_input_size": data.eval_input_size})
     loader, sampler = data.loader, data.sampler
     steps_per_epoch = math.ceil(sampler.per_epoch / config.batch_size)
     total = config.max_steps or config.epochs * steps_per_epoch
@@ -222,4 +224,5 @@ def save(session: Session, name: str, resumable: bool) -> Path:
         metrics=state.metrics,
         training_state=training_state(session) if resumable else None,
         extra={"train_config": session.config.model_dump(mode="json", by_alias=True)},
+        eval_input_size=session.config.eval_input_size,
     )
