@@ -18,7 +18,10 @@ Optional fields (older files, without them, read as before): `images[].video` (t
 relative to the results file's folder) and `images[].frame_index` for a video frame (its `file_name`
 then names the PNG `aegroup convert` would extract it to); `annotations[].track_id`, an index into a
 top-level `tracks` list of names; `annotations[].user`, true for an instance labelled by a person,
-whose third keypoint values are then COCO visibility flags (0, 1, 2) instead of scores.
+whose third keypoint values are then COCO visibility flags (0, 1, 2) instead of scores;
+`annotations[].origin`, K `aegroup.io.provenance.JointOrigin` codes saying where each joint came from
+(`aegroup predict` writes 0 for a detected joint, 1 for one refinement filled in; 2 corrected and 3 added
+are a person's).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aegroup.errors import AegroupError, validation_message
 from aegroup.io.atomic import atomic_write_json
 from aegroup.io.jsonfile import read_json
+from aegroup.io.provenance import JointOrigin
 from aegroup.schema import PoseSchema
 
 if TYPE_CHECKING:
@@ -67,6 +71,10 @@ class ResultAnnotation(BaseModel):
     tags: list[list[float]] | None = Field(default=None, description="Per-joint tag vectors, K x D.")
     track_id: int | None = Field(default=None, ge=0, description="Index into the file's `tracks`.")
     user: bool | None = Field(default=None, description="True: labelled by a person (values x, y, v).")
+    origin: list[int] | None = Field(
+        default=None,
+        description="Per-joint JointOrigin codes (K): 0 detected, 1 refined-in, 2, 3 a person's.",
+    )
 
 
 class CandidateRecord(BaseModel):
@@ -119,6 +127,10 @@ class ResultsFile(BaseModel):
                 raise ValueError(f"{where}.keypoints': {len(ann.keypoints)} values, expected 3 x {k} joints")
             if ann.tags is not None and len(ann.tags) != k:
                 raise ValueError(f"{where}.tags': {len(ann.tags)} tag vectors for {k} joints")
+            if ann.origin is not None and len(ann.origin) != k:
+                raise ValueError(f"{where}.origin': {len(ann.origin)} codes for {k} joints")
+            if ann.origin is not None and not all(0 <= c < len(JointOrigin) for c in ann.origin):
+                raise ValueError(f"{where}.origin': codes must be 0..{len(JointOrigin) - 1}")
             if ann.track_id is not None and ann.track_id >= num_tracks:
                 raise ValueError(f"{where}.track_id': {ann.track_id} is not one of {num_tracks} 'tracks'")
         for i, rec in enumerate(self.candidates or []):
@@ -160,9 +172,11 @@ def save_results(path: str | Path, results: ResultsFile) -> Path:
 def instances_to_annotations(
     image_id: int, instances: Sequence[Instance], category_id: int = 1
 ) -> list[dict[str, Any]]:
-    """COCO result dicts (plus `tags`) for the instances of one image; coordinates are taken as they are."""
+    """COCO result dicts (plus `tags` and `origin`) for the instances of one image; coordinates are taken as
+    they are."""
     out = []
     for inst in instances:
+        origin = np.where(inst.refined, JointOrigin.REFINED, JointOrigin.PREDICTED)
         out.append(
             {
                 "image_id": int(image_id),
@@ -170,13 +184,15 @@ def instances_to_annotations(
                 "keypoints": [float(v) for v in np.asarray(inst.keypoints, dtype=np.float64).ravel()],
                 "score": float(inst.score),
                 "tags": np.asarray(inst.tags, dtype=np.float64).tolist(),
+                "origin": origin.tolist(),
             }
         )
     return out
 
 
 def annotations_to_instances(annotations: Sequence[ResultAnnotation | dict[str, Any]]) -> list[Instance]:
-    """Instances back from result annotations (tags of zeros, D = 1, when a record has none)."""
+    """Instances back from result annotations (tags of zeros, D = 1, when a record has none; refined-in
+    joints from `origin`)."""
     from aegroup.decode.types import Instance
 
     out = []
@@ -188,7 +204,12 @@ def annotations_to_instances(annotations: Sequence[ResultAnnotation | dict[str, 
             if rec.tags is not None
             else np.zeros((kps.shape[0], 1), np.float32)
         )
-        out.append(Instance(keypoints=kps, tags=tags.reshape(kps.shape[0], -1), score=float(rec.score)))
+        refined = np.asarray(rec.origin if rec.origin is not None else [], int) == JointOrigin.REFINED
+        out.append(
+            Instance(
+                keypoints=kps, tags=tags.reshape(kps.shape[0], -1), score=float(rec.score), refined=refined
+            )
+        )
     return out
 
 
