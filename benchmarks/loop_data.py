@@ -1,10 +1,12 @@
 """Data of the loop benchmark (`bench_loop.py`): a labelled subset, an unlabelled pool, held-out frames.
 
 - `fly`: the real 2-fly clip (sleap/clip.slp + clip.mp4, read with aegroup's own readers). A window of
-  `crop` x `crop` pixels at native resolution is cut around the two flies of each chosen frame (both must
-  fit: 97 % of the clip's frames at 320) and written as PNG. The labelled subset and the pool come from
-  the first frames, the held-out test frames from the end of the clip, with a gap between them, so that
-  neighbouring frames (nearly the same picture) never sit on both sides.
+  `crop` x `crop` pixels at native resolution is cut around the two flies of each chosen frame and
+  written as PNG. The flies hardly move in the clip's first 1,000 frames, then walk to another part of the
+  arena and court, closer together: the labelled subset comes from the still part (a model trained on
+  it meets new situations later, as one trained on the first minutes of a video does), the pool and the
+  held-out test frames from frames 1,000 on, in alternating blocks of `block` frames (pool, pool, test),
+  with the frames next to a pool/test boundary left out, so that no test frame has a near-copy in the pool.
 - `synth`: synthetic images of a second skeleton (`aegroup.synth`), each split from its own seed.
 """
 
@@ -61,9 +63,10 @@ def spread(items: list[int], count: int) -> list[int]:
 
 
 def fly_data(
-    out: Path, sizes: dict[str, int], crop: int = 320, test_from: int = 1200, gap: int = 100
+    out: Path, sizes: dict[str, int], crop: int = 320, moving: int = 1000, block: int = 30
 ) -> LoopData:
-    """Crops of the fly clip: labelled + pool from frames [0, test_from - gap), test from [test_from, end)."""
+    """Crops of the fly clip: labelled from frames [0, moving), pool and test from [moving, end) (module
+    docstring); only frames whose flies fit in the crop (with 8 pixels to spare) are used."""
     slp = default_data() / "sleap" / "clip.slp"
     if not slp.is_file():
         raise AegroupError(
@@ -71,11 +74,17 @@ def fly_data(
         )
     poses = load_poses(slp, video=slp.with_name("clip.mp4"))
     fits = [i for i, f in enumerate(poses.frames) if f.num_instances >= 1 and _span(f.keypoints) <= crop - 16]
-    early = [i for i in fits if poses.frames[i].frame_index < test_from - gap]
-    late = [i for i in fits if poses.frames[i].frame_index >= test_from]
-    labelled = spread(early, sizes["labelled"])
-    rest = [i for i in early if i not in set(labelled)]
-    chosen = {"labelled": labelled, "pool": spread(rest, sizes["pool"]), "test": spread(late, sizes["test"])}
+    index = {i: int(poses.frames[i].frame_index) for i in fits}
+    still = [i for i in fits if index[i] < moving]
+    # Position within the (pool, pool, test) cycle of blocks; frames within 5 of a pool/test edge are skipped.
+    phase = {i: (index[i] - moving) % (3 * block) for i in fits if index[i] >= moving}
+    test = [i for i, p in phase.items() if 2 * block + 5 <= p < 3 * block - 5]
+    pool = [i for i, p in phase.items() if 5 <= p < 2 * block - 5]
+    chosen = {
+        "labelled": spread(still, sizes["labelled"]),
+        "pool": spread(pool, sizes["pool"]),
+        "test": spread(test, sizes["test"]),
+    }
     image_dir = out / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
     schema_file = out / "skeleton.yaml"
@@ -84,10 +93,9 @@ def fly_data(
     splits = {}
     for name in SPLITS:
         # Increasing frame order: the reader decodes forward instead of seeking for each frame.
-        frames = sorted(chosen[name], key=lambda i: poses.frames[i].frame_index)
-        splits[name] = Split(
-            _write_crops(poses, frames, reader, crop, image_dir, out / f"{name}.json"), image_dir
-        )
+        frames = sorted(chosen[name], key=index.__getitem__)
+        ann_file = _write_crops(poses, frames, reader, crop, image_dir, out / f"{name}.json")
+        splits[name] = Split(ann_file, image_dir)
     return LoopData("fly", schema_file, splits)
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from aegroup.decode.doubt import instance_mean_tags, keypoint_doubt, tag_doubt
+from aegroup.decode.doubt import image_doubt, instance_mean_tags, joint_doubt, keypoint_doubt, tag_doubt
 
 
 def loop_keypoint_doubt(present: np.ndarray, tags: np.ndarray) -> np.ndarray:
@@ -63,3 +63,63 @@ def test_one_instance_or_no_tags_is_undefined() -> None:
     assert math.isnan(tag_doubt(np.ones((1, 4), bool), np.zeros((1, 4, 1))))
     assert math.isnan(tag_doubt(np.ones((3, 4), bool), np.zeros((3, 4, 0))))
     assert math.isnan(tag_doubt(np.zeros((0, 4), bool), np.zeros((0, 4, 1))))
+
+
+def loop_joint_doubt(
+    keypoints: np.ndarray, tags: np.ndarray, refined: np.ndarray, instance_score: np.ndarray, least: float
+) -> np.ndarray:
+    """`joint_doubt` written out joint by joint: tag doubt among the instances scoring `least` or more."""
+    n, k = keypoints.shape[:2]
+    main = [i for i in range(n) if instance_score[i] >= least]
+    present = np.zeros((n, k), bool)
+    for i in main:
+        for j in range(k):
+            present[i, j] = keypoints[i, j, 2] > 0
+    tag = loop_keypoint_doubt(present, tags)
+    out = np.full((n, k), np.nan)
+    for i in main:
+        for j in range(k):
+            if keypoints[i, j, 2] > 0 and not refined[i, j]:
+                doubt = 0.0 if math.isnan(tag[i, j]) else tag[i, j]
+                out[i, j] = 1 - min(max(keypoints[i, j, 2], 0.0), 1.0) * (1 - doubt)
+            else:
+                out[i, j] = 1.0
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_joint_and_image_doubt_match_the_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, k, d = int(rng.integers(0, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 3))
+    keypoints = np.dstack(
+        [rng.uniform(0, 50, (n, k, 2)), rng.uniform(0, 1.1, (n, k)) * (rng.random((n, k)) < 0.8)]
+    )
+    tags = rng.normal(size=(n, k, d)) + np.arange(n)[:, None, None]
+    refined = (rng.random((n, k)) < 0.2) & (keypoints[:, :, 2] > 0)
+    score = rng.uniform(0, 0.6, n)
+    got = joint_doubt(keypoints, tags, refined, score, 0.2)
+    np.testing.assert_allclose(got, loop_joint_doubt(keypoints, tags, refined, score, 0.2), atol=1e-12)
+    assert image_doubt(keypoints, tags, refined, score, 0.2) == pytest.approx(np.nansum(got))
+
+
+def test_image_doubt_grows_with_what_is_probably_wrong() -> None:
+    k = 4
+    keypoints = np.dstack([np.zeros((2, k, 2)), np.full((2, k), 0.9)])
+    tags = np.array([[[0.0]] * k, [[1.0]] * k])
+    refined = np.zeros((2, k), bool)
+    score = np.full(2, 0.9)
+    calm = image_doubt(keypoints, tags, refined, score)
+    swapped = tags.copy()
+    swapped[[0, 1], 2] = swapped[[1, 0], 2]
+    weak = keypoints.copy()
+    weak[0, 1, 2] = 0.2
+    filled = refined.copy()
+    filled[1, 3] = True
+    for worse in (
+        image_doubt(keypoints, swapped, refined, score),
+        image_doubt(weak, tags, refined, score),
+        image_doubt(keypoints, tags, filled, score),
+    ):
+        assert worse > calm
+    # A fragment (an instance scoring under the threshold) is left out.
+    assert image_doubt(keypoints, tags, refined, np.array([0.9, 0.1])) == pytest.approx(k * (1 - 0.9))

@@ -55,3 +55,38 @@ def tag_doubt(present: np.ndarray, tags: np.ndarray) -> float:
     """An image's grouping doubt: its largest keypoint doubt (nan when no keypoint doubt is defined)."""
     doubt = keypoint_doubt(present, tags)
     return float(np.nanmax(doubt)) if np.isfinite(doubt).any() else float("nan")
+
+
+def joint_doubt(
+    keypoints: np.ndarray,
+    tags: np.ndarray,
+    refined: np.ndarray,
+    instance_score: np.ndarray,
+    min_instance_score: float = 0.2,
+) -> np.ndarray:
+    """(N, K) how likely each joint of an instance is wrong or missing, in [0, 1]; nan for weak instances.
+
+    `keypoints` (N, K, 3) x, y, score (score 0 = absent), `tags` (N, K, D), `refined` (N, K) bool (filled
+    in by refinement), `instance_score` (N,). For an instance scoring at least `min_instance_score`: a
+    detected joint's doubt is 1 - score x (1 - tag doubt) (a weak heatmap peak, or a tag nearer another
+    instance's, both make it doubtful); a refined-in or missing joint's is 1. Weaker instances (fragments
+    and false detections) are left out (nan).
+    """
+    present = keypoints[:, :, 2] > 0
+    main = np.asarray(instance_score) >= min_instance_score
+    tag = np.nan_to_num(keypoint_doubt(present & main[:, None], tags), nan=0.0)
+    detected = present & ~np.asarray(refined, bool)
+    confidence = np.where(detected, np.clip(keypoints[:, :, 2], 0, 1) * (1 - tag), 0.0)
+    return np.where(main[:, None], 1 - confidence, np.nan)
+
+
+def image_doubt(
+    keypoints: np.ndarray,
+    tags: np.ndarray,
+    refined: np.ndarray,
+    instance_score: np.ndarray,
+    min_instance_score: float = 0.2,
+) -> float:
+    """How much of an image is probably wrong: the sum of its `joint_doubt` (0 without instances)."""
+    doubt = joint_doubt(keypoints, tags, refined, instance_score, min_instance_score)
+    return float(np.nansum(doubt))
