@@ -18,6 +18,7 @@ from aegroup.decode import (
     get_grouper,
     group,
     group_candidates,
+    to_image,
 )
 from aegroup.decode import groupers as groupers_module
 from aegroup.errors import AegroupError
@@ -144,6 +145,12 @@ def test_refinement_recovers_a_sub_threshold_joint_whose_tag_matches() -> None:
     assert recovered.score == missing.score  # score is taken before refinement
     other = next(i for i in refined if i.keypoints[0, 0] == 30)
     np.testing.assert_array_equal(other.keypoints[1, :2], [24, 25])
+    # Which joints refinement filled in is kept, also through the mapping to image pixels.
+    np.testing.assert_array_equal(recovered.refined, [False, True])
+    np.testing.assert_array_equal(other.refined, [False, False])
+    assert not missing.refined.any()
+    (mapped,) = to_image([recovered], np.array([[2, 0, 1], [0, 2, 3]], np.float32), stride=4)
+    np.testing.assert_array_equal(mapped.refined, [False, True])
 
 
 @pytest.mark.parametrize("dim", [1, 3])

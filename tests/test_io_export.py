@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from aegroup.io.coco import load_coco
+from aegroup.io.project import Project, ProjectImage, ProjectInstances
 from aegroup.io.results import build_results, save_results
-from aegroup.schema import load_schema
+from aegroup.schema import PoseSchema, load_schema
 from aegroup.synth import synthesize
 
 GECKO = Path(__file__).resolve().parents[1] / "examples" / "skeletons" / "gecko.yaml"
@@ -112,7 +113,7 @@ def test_export_help(cli) -> None:
 
 
 def test_export_project_keeps_corrections_and_visibility(tmp_path, cli) -> None:
-    from aegroup.io.project import Project, ProjectImage, ProjectInstances, save_project
+    from aegroup.io.project import save_project
 
     schema = load_schema(GECKO)
     k = schema.num_joints
@@ -142,3 +143,141 @@ def test_export_project_keeps_corrections_and_visibility(tmp_path, cli) -> None:
     assert [a["keypoints"][2::3] for a in anns] == [[2] * k, [1] * k]
     assert [a["keypoints"][0] for a in anns] == [10.0, 30.0]
     assert all(a["image_id"] == 5 for a in anns)
+
+
+def _project(
+    schema: PoseSchema, images_spec: list[tuple[int, bool, list[int], np.ndarray, np.ndarray]]
+) -> Project:
+    """A project from (image id, reviewed, status (N,), origin (N, K), keypoints (N, K, 3)) tuples."""
+
+    k = schema.num_joints
+    images = []
+    for image_id, reviewed, status, origin, keypoints in images_spec:
+        n = len(status)
+        scores = np.where(keypoints[:, :, 2] > 0, 0.8, np.nan)
+        instances = ProjectInstances(
+            ids=np.arange(1, n + 1),
+            status=np.asarray(status, np.int8),
+            score=np.full(n, 0.8),
+            keypoints=keypoints,
+            scores=scores,
+            tags=np.full((n, k, 1), np.nan),
+            origin=np.asarray(origin, np.int8),
+        )
+        images.append(
+            ProjectImage(
+                id=image_id,
+                file_name=f"{image_id}.png",
+                width=100,
+                height=80,
+                reviewed=reviewed,
+                instances=instances,
+            )
+        )
+    return Project(schema=schema, image_dir="images", tag_dim=1, images=images)
+
+
+def _provenance_project() -> tuple[PoseSchema, Project]:
+    """Five images of one instance each, every joint present (v=2), joint 0 refined-in, joint 1 as given:
+    1 reviewed, unchecked; 2 unreviewed, unchecked; 3 unreviewed, accepted; 4 unreviewed, unchecked
+    but joint 1 moved by a person; 5 unreviewed, drawn by a person."""
+    schema = load_schema(GECKO)
+    k = schema.num_joints
+    keypoints = np.zeros((1, k, 3))
+    keypoints[0, :, 0] = np.arange(k) + 10
+    keypoints[0, :, 1] = 20
+    keypoints[0, :, 2] = 2
+    origin = np.zeros((1, k), np.int8)
+    origin[0, 0] = 1  # refined
+
+    def moved(code: int) -> np.ndarray:
+        out = origin.copy()
+        out[0, 1] = code
+        return out
+
+    spec = [
+        (1, True, [0], origin, keypoints),
+        (2, False, [0], origin, keypoints),
+        (3, False, [1], origin, keypoints),
+        (4, False, [0], moved(2), keypoints),
+        (5, False, [2], np.full((1, k), 3, np.int8), keypoints),
+    ]
+    return schema, _project(schema, spec)
+
+
+def test_export_project_writes_only_trustworthy_joints_and_filters_images(tmp_path, cli) -> None:
+    from aegroup.io.project import save_project
+
+    schema, project = _provenance_project()
+    k = schema.num_joints
+    path = save_project(tmp_path / "p.aeproj", project)
+    visible = {}
+    for only in ("all", "reviewed", "edited"):
+        result = cli("export", path, "--out", tmp_path / f"{only}.json", "--only", only)
+        assert result.code == 0, result.err
+        data = json.loads((tmp_path / f"{only}.json").read_text())
+        visible[only] = {a["image_id"]: a["keypoints"][2::3] for a in data["annotations"]}
+        assert [im["id"] for im in data["images"]] == sorted(visible[only])
+    every = [2] * k
+    unchecked = [0] + [2] * (k - 1)  # the refined-in joint of an unchecked prediction is no label
+    assert visible["all"] == {1: every, 2: unchecked, 3: every, 4: unchecked, 5: every}
+    assert visible["reviewed"] == {1: every}
+    assert visible["edited"] == {3: every, 4: unchecked, 5: every}
+    bad = cli("export", path, "--out", tmp_path / "x.json", "--only", "fixed")
+    assert bad.code == 2 and "--only" in bad.err and not (tmp_path / "x.json").exists()
+
+
+def test_export_results_drops_refined_joints_and_keeps_user_instances(tmp_path, cli) -> None:
+    schema = load_schema(GECKO)
+    k = schema.num_joints
+    kp = np.zeros((k, 3))
+    kp[:, 0], kp[:, 1], kp[:, 2] = np.arange(k) + 5, 7, 0.9
+    origin = [1, 1] + [0] * (k - 2)
+    user = kp.copy()
+    user[:, 2] = 1  # a person's instance: third values are visibility (occluded)
+    images = [{"id": i, "file_name": f"{i}.png", "width": 50, "height": 40} for i in (1, 2)]
+    anns = [
+        {"image_id": 1, "keypoints": kp.ravel().tolist(), "score": 0.9, "origin": origin},
+        {"image_id": 2, "keypoints": kp.ravel().tolist(), "score": 0.9},
+        {"image_id": 2, "keypoints": user.ravel().tolist(), "score": 1.0, "user": True},
+    ]
+    save_results(tmp_path / "r.json", build_results(schema, images, anns))
+    assert cli("export", tmp_path / "r.json", "-o", tmp_path / "all.json").code == 0
+    got = [a["keypoints"][2::3] for a in json.loads((tmp_path / "all.json").read_text())["annotations"]]
+    assert got == [[0, 0] + [2] * (k - 2), [2] * k, [1] * k]
+    assert cli("export", tmp_path / "r.json", "-o", tmp_path / "e.json", "--only", "edited").code == 0
+    assert [im["id"] for im in json.loads((tmp_path / "e.json").read_text())["images"]] == [2]
+    reviewed = cli("export", tmp_path / "r.json", "-o", tmp_path / "v.json", "--only", "reviewed")
+    assert reviewed.code == 2 and "review" in reviewed.err
+
+
+def test_a_project_started_from_results_exports_as_the_results_do(tmp_path) -> None:
+    """Before anyone edits it, a project opened from a results file holds the same labels."""
+    from aegroup.io.export import project_to_coco, results_to_coco
+    from aegroup.io.review import project_from_results
+
+    schema = load_schema(GECKO)
+    k = schema.num_joints
+    rng = np.random.default_rng(5)
+    images = [{"id": i, "file_name": f"{i}.png", "width": 64, "height": 64} for i in range(1, 5)]
+    anns = []
+    for i in range(12):
+        kp = np.column_stack([rng.uniform(0, 64, (k, 2)), rng.uniform(0, 1, k) * (rng.random(k) < 0.8)])
+        ann = {"image_id": i % 4 + 1, "keypoints": kp.ravel().tolist(), "score": float(rng.uniform())}
+        ann["tags"] = rng.normal(size=(k, 1)).tolist()
+        if i % 3:
+            ann["origin"] = rng.integers(0, 2, k).tolist()
+        if i % 5 == 0:
+            ann["user"] = True
+            kp[:, 2] = rng.integers(0, 3, k)
+            ann["keypoints"] = kp.ravel().tolist()
+        anns.append(ann)
+    results = build_results(schema, images, anns)
+    project = project_from_results(results, "images")
+    for only in ("all", "edited"):
+        for scores in ((0.0, 0.0), (0.4, 0.5)):
+            assert project_to_coco(project, *scores, only=only) == results_to_coco(
+                results, *scores, only=only
+            )
+    statuses = np.concatenate([im.instances.status for im in project.images])
+    assert sorted(statuses.tolist()) == sorted(int(bool(a.get("user"))) for a in anns)

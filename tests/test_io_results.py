@@ -10,6 +10,7 @@ import pytest
 
 from aegroup.decode import Candidates, DecodeConfig, Instance, group_candidates
 from aegroup.errors import AegroupError
+from aegroup.io.provenance import JointOrigin
 from aegroup.io.results import (
     ResultsFile,
     annotations_to_instances,
@@ -31,7 +32,9 @@ def _instances(rng: np.random.Generator, n: int, dim: int) -> list[Instance]:
     for _ in range(n):
         kp = np.concatenate([rng.uniform(0, 300, (K, 2)), rng.uniform(0, 1, (K, 1))], axis=1)
         kp[rng.random(K) < 0.3] = 0
-        out.append(Instance(kp.astype(np.float32), rng.normal(size=(K, dim)).astype(np.float32), 0.5))
+        refined = (rng.random(K) < 0.3) & (kp[:, 2] > 0)
+        tags = rng.normal(size=(K, dim)).astype(np.float32)
+        out.append(Instance(kp.astype(np.float32), tags, 0.5, refined=refined))
     return out
 
 
@@ -90,7 +93,23 @@ def test_instances_round_trip_through_annotations() -> None:
     for a, b in zip(insts, back, strict=True):
         np.testing.assert_array_equal(a.keypoints, b.keypoints)
         np.testing.assert_array_equal(a.tags, b.tags)
+        np.testing.assert_array_equal(a.refined, b.refined)
         assert a.score == b.score
+
+
+def test_joint_origin_is_written_and_optional(tmp_path: Path) -> None:
+    """Predictions carry origin 0 (detected) / 1 (refined-in); a file without it reads as all detected."""
+    results = _results(np.random.default_rng(6))
+    refined = [np.asarray(a.origin) == JointOrigin.REFINED for a in results.annotations]
+    assert any(r.any() for r in refined) and all(set(a.origin) <= {0, 1} for a in results.annotations)
+    data = results.to_json()
+    for ann in data["annotations"]:
+        del ann["origin"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    old = load_results(path)
+    assert all(a.origin is None for a in old.annotations)
+    assert not any(i.refined.any() for i in annotations_to_instances(old.annotations))
 
 
 def test_candidates_record_round_trip_regroups_identically() -> None:
@@ -129,6 +148,8 @@ def test_empty_candidates_record() -> None:
         (lambda d: d["images"].append(dict(d["images"][0])), "duplicate image id"),
         (lambda d: d["annotations"][0].update(score="high"), "field 'annotations[0].score'"),
         (lambda d: d["annotations"][1].update(track_doubt=1.5), "field 'annotations[1].track_doubt'"),
+        (lambda d: d["annotations"][1].update(origin=[0, 1]), "field 'annotations[1].origin'"),
+        (lambda d: d["annotations"][3].update(origin=[4] * K), "field 'annotations[3].origin'"),
     ],
 )
 def test_bad_results_file_gives_one_line_error(tmp_path: Path, edit, expected: str) -> None:

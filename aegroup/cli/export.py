@@ -20,11 +20,21 @@ def export(
     min_keypoint_score: float = typer.Option(
         0.0,
         "--min-keypoint-score",
-        help="Results files: joints scoring below this are written as unlabelled.",
+        help="Detected joints of unchecked predictions scoring below this are written as unlabelled.",
+    ),
+    only: str = typer.Option(
+        "all",
+        "--only",
+        help="Images to write: all, reviewed (marked reviewed in the project) or edited (holding an "
+        "instance or joint a person checked, moved or placed).",
     ),
 ) -> None:
-    """Convert predictions (or a corrected project) into a COCO keypoints file for training."""
+    """Convert predictions (or a corrected project) into a COCO keypoints file for training.
+
+    Labels are what a person placed, moved or checked, and the joints the network detected; joints
+    refinement filled in are labels only where a person checked them.
+    """
     from aegroup.io.export import export_file
 
-    counts = export_file(source, out, min_score, min_keypoint_score)
+    counts = export_file(source, out, min_score, min_keypoint_score, only)
     typer.echo(f"wrote {out}: {counts['images']} images, {counts['instances']} instances")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -181,8 +182,12 @@ def _assemble(
     scores = keypoints[:, :, 2].sum(axis=1) / k if k else np.zeros(n, np.float32)
     if maps is not None:
         refine(maps[0], maps[1], keypoints, tags, adjust)
+    refined = ~present & (keypoints[:, :, 2] > 0)
     order = np.argsort(-scores, kind="stable")
-    return [Instance(keypoints=keypoints[i], tags=tags[i], score=float(scores[i])) for i in order]
+    return [
+        Instance(keypoints=keypoints[i], tags=tags[i], score=float(scores[i]), refined=refined[i])
+        for i in order
+    ]
 
 
 def to_image(instances: list[Instance], inverse: Any, stride: int) -> list[Instance]:
@@ -198,7 +203,7 @@ def to_image(instances: list[Instance], inverse: Any, stride: int) -> list[Insta
         kp = inst.keypoints.astype(np.float64).copy()
         kp[:, :2] = kp[:, :2] @ a[:, :2].T + a[:, 2]
         kp[kp[:, 2] <= 0, :2] = 0
-        out.append(Instance(keypoints=kp.astype(np.float32), tags=inst.tags, score=inst.score))
+        out.append(replace(inst, keypoints=kp.astype(np.float32)))
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,12 +44,19 @@ class Instance:
     """One grouped instance: `keypoints` (K, 3) x, y, score (score 0 = absent), `tags` (K, D), `score`.
 
     `score` is the mean of the K joint scores after grouping and before refinement, as in the references.
-    Coordinates are heatmap pixels (pixel centres at integers) until mapped by `to_image`.
+    `refined` (K,) bool marks the joints refinement filled in from the maps (no grouped candidate: a guess
+    guided by the instance's mean tag); all False when not given. Coordinates are heatmap pixels (pixel
+    centres at integers) until mapped by `to_image`.
     """
 
     keypoints: np.ndarray
     tags: np.ndarray
     score: float
+    refined: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+    def __post_init__(self) -> None:
+        if self.refined.size == 0:
+            self.refined = np.zeros(self.keypoints.shape[0], bool)
 
     @property
     def visible(self) -> np.ndarray:

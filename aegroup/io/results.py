@@ -20,7 +20,9 @@ then names the PNG `aegroup convert` would extract it to); `annotations[].track_
 top-level `tracks` list of names, and `annotations[].track_doubt` (0..1), how close the tracker came to
 giving the instance another track (`aegroup predict --track`; docs/tracking.md); `annotations[].user`, true
 for an instance labelled by a person, whose third keypoint values are then COCO visibility flags (0, 1, 2)
-instead of scores.
+instead of scores; `annotations[].origin`, K `aegroup.io.provenance.JointOrigin` codes saying where each
+joint came from (`aegroup predict` writes 0 for a detected joint, 1 for one refinement filled in; 2
+corrected and 3 added are a person's).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from aegroup.errors import AegroupError, validation_message
 from aegroup.io.atomic import atomic_write_json
 from aegroup.io.jsonfile import read_json
+from aegroup.io.provenance import JointOrigin
 from aegroup.schema import PoseSchema
 
 if TYPE_CHECKING:
@@ -72,6 +75,10 @@ class ResultAnnotation(BaseModel):
         default=None, ge=0, le=1, description="Tracking doubt: 1 - margin / max_cost (docs/tracking.md)."
     )
     user: bool | None = Field(default=None, description="True: labelled by a person (values x, y, v).")
+    origin: list[int] | None = Field(
+        default=None,
+        description="Per-joint JointOrigin codes (K): 0 detected, 1 refined-in, 2, 3 a person's.",
+    )
 
 
 class CandidateRecord(BaseModel):
@@ -124,6 +131,10 @@ class ResultsFile(BaseModel):
                 raise ValueError(f"{where}.keypoints': {len(ann.keypoints)} values, expected 3 x {k} joints")
             if ann.tags is not None and len(ann.tags) != k:
                 raise ValueError(f"{where}.tags': {len(ann.tags)} tag vectors for {k} joints")
+            if ann.origin is not None and len(ann.origin) != k:
+                raise ValueError(f"{where}.origin': {len(ann.origin)} codes for {k} joints")
+            if ann.origin is not None and not all(0 <= c < len(JointOrigin) for c in ann.origin):
+                raise ValueError(f"{where}.origin': codes must be 0..{len(JointOrigin) - 1}")
             if ann.track_id is not None and ann.track_id >= num_tracks:
                 raise ValueError(f"{where}.track_id': {ann.track_id} is not one of {num_tracks} 'tracks'")
         for i, rec in enumerate(self.candidates or []):
@@ -165,9 +176,11 @@ def save_results(path: str | Path, results: ResultsFile) -> Path:
 def instances_to_annotations(
     image_id: int, instances: Sequence[Instance], category_id: int = 1
 ) -> list[dict[str, Any]]:
-    """COCO result dicts (plus `tags`) for the instances of one image; coordinates are taken as they are."""
+    """COCO result dicts (plus `tags` and `origin`) for the instances of one image; coordinates are taken as
+    they are."""
     out = []
     for inst in instances:
+        origin = np.where(inst.refined, JointOrigin.REFINED, JointOrigin.PREDICTED)
         out.append(
             {
                 "image_id": int(image_id),
@@ -175,13 +188,15 @@ def instances_to_annotations(
                 "keypoints": [float(v) for v in np.asarray(inst.keypoints, dtype=np.float64).ravel()],
                 "score": float(inst.score),
                 "tags": np.asarray(inst.tags, dtype=np.float64).tolist(),
+                "origin": origin.tolist(),
             }
         )
     return out
 
 
 def annotations_to_instances(annotations: Sequence[ResultAnnotation | dict[str, Any]]) -> list[Instance]:
-    """Instances back from result annotations (tags of zeros, D = 1, when a record has none)."""
+    """Instances back from result annotations (tags of zeros, D = 1, when a record has none; refined-in
+    joints from `origin`)."""
     from aegroup.decode.types import Instance
 
     out = []
@@ -193,7 +208,12 @@ def annotations_to_instances(annotations: Sequence[ResultAnnotation | dict[str, 
             if rec.tags is not None
             else np.zeros((kps.shape[0], 1), np.float32)
         )
-        out.append(Instance(keypoints=kps, tags=tags.reshape(kps.shape[0], -1), score=float(rec.score)))
+        refined = np.asarray(rec.origin if rec.origin is not None else [], int) == JointOrigin.REFINED
+        out.append(
+            Instance(
+                keypoints=kps, tags=tags.reshape(kps.shape[0], -1), score=float(rec.score), refined=refined
+            )
+        )
     return out
 
 

@@ -243,8 +243,8 @@ def annotations_from_results(
             tags[r] = np.array(a["tags"], np.float64).reshape(k, tag_dim)
     origin = np.full((n, k), JointOrigin.PREDICTED, np.int8)
     for r, a in enumerate(anns):
-        if a.get("refined") is not None:
-            origin[r, np.asarray(a["refined"], bool)] = JointOrigin.REFINED
+        if a.get("origin") is not None:
+            origin[r] = np.asarray(a["origin"], np.int8)
     if candidates is not None:
         near = _near_candidate(keypoints, candidates, tolerance=max(2.0, 0.01 * size))
         origin[present & ~near] = JointOrigin.REFINED

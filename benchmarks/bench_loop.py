@@ -1,0 +1,300 @@
+"""The labelling loop, simulated: do corrections of the images the doubt ranking picks make a better model?
+
+For each dataset (`fly`: the real 2-fly clip; `synth`: synthetic geckos; loop_data.py says how):
+  1. train a weak model on a small labelled subset; measure its AP on held-out frames (AP before);
+     predict the unlabelled pool (a results file) and open it as a labelling project;
+  2. rank the pool: `doubt` (the companion's ranking, `aegroup.decode.doubt.image_doubt`), `tag` (the
+     tag-only score the companion used before it, kept to show the change), `random` (several seeds) and
+     `oracle` (worst true error first: the lowest image OKS of the predictions against the truth);
+  3. for each budget, a simulated person corrects the first B images of each ranking in the project
+     (`aegroup.eval.simulate`); the corrections are exported with `aegroup export --only edited`, and the
+     weak model is fine-tuned (`init_from`) on two sources, the labelled subset and the corrections, then
+     scored on the held-out frames. `none` fine-tunes on the labelled subset alone for as many steps, to
+     tell the gain of the corrections from that of the extra steps.
+Every fine-tune runs with each of `tune_seeds`; the random picks with each of `seeds` as well.
+Prints the tables and writes OUT/loop.json.
+
+    python benchmarks/bench_loop.py                        # both datasets, CPU sizes
+    python benchmarks/bench_loop.py --gpu --out $OUT       # one GPU (the gpu preset)
+    python benchmarks/bench_loop.py --preset smoke         # a few steps: checks the pipeline runs
+    python benchmarks/bench_loop.py --dataset synth --set tune_steps=50 --rank-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from loop_data import LoopData, Split, fly_data, synth_data
+from loop_train import PRESETS, Settings, TuneJob, held_out_ap, predict, run_jobs, source, train_run
+from pydantic import ValidationError
+
+from aegroup.decode.doubt import image_doubt, tag_doubt
+from aegroup.errors import AegroupError
+from aegroup.eval.oks import image_oks
+from aegroup.eval.simulate import correct_image
+from aegroup.io.atomic import atomic_write_json
+from aegroup.io.coco import load_coco
+from aegroup.io.export import export_file
+from aegroup.io.project import Project, ProjectImage, save_project
+from aegroup.io.provenance import JointOrigin
+from aegroup.io.results import load_results
+from aegroup.io.review import project_from_results
+from aegroup.schema import load_schema
+
+RANKED = ("doubt", "tag", "oracle")
+"""The rankings besides the random ones, in table order."""
+
+
+def truth_of(split: Split, schema_file: Path) -> dict[int, np.ndarray]:
+    """Image id -> (M, K, 3) true x, y, v of a split."""
+    coco = load_coco(split.ann_file, load_schema(schema_file))
+    return {int(i): coco.keypoints(i)[0] for i in coco.image_ids}
+
+
+def predictions(image: ProjectImage) -> dict[str, np.ndarray]:
+    """A project image's predictions as the doubt functions take them: `keypoints` (N, K, 3) x, y, score
+    (0 absent), `tags`, `refined` (N, K) and `instance_score` (N,)."""
+    inst = image.instances
+    kp = np.asarray(inst.keypoints)
+    present = kp[:, :, 2] > 0
+    return {
+        "keypoints": np.dstack([kp[:, :, :2], np.nan_to_num(inst.scores, nan=0.0) * present]),
+        "tags": np.asarray(inst.tags),
+        "refined": np.asarray(inst.origin) == JointOrigin.REFINED,
+        "instance_score": np.nan_to_num(inst.instance_score, nan=0.0),
+    }
+
+
+def most_first(values: dict[int, float]) -> list[int]:
+    """Image ids by decreasing value (nan last; ties in id order)."""
+    ids = sorted(values)
+    keys = np.array([values[i] if np.isfinite(values[i]) else -np.inf for i in ids])
+    return [ids[j] for j in np.argsort(-keys, kind="stable")]
+
+
+def rankings(project: Project, error: dict[int, float], seeds: tuple[int, ...]) -> dict[str, list[int]]:
+    """Pool image ids in the order each strategy would correct them (`error`: the oracle's true error)."""
+    doubt, tag = {}, {}
+    for image in project.images:
+        p = predictions(image)
+        doubt[image.id] = image_doubt(p["keypoints"], p["tags"], p["refined"], p["instance_score"])
+        tag[image.id] = tag_doubt(p["keypoints"][:, :, 2] > 0, p["tags"])
+    ids = [image.id for image in project.images]
+    out = {"doubt": most_first(doubt), "tag": most_first(tag), "oracle": most_first(error)}
+    for seed in seeds:
+        out[f"random-{seed}"] = [ids[j] for j in np.random.default_rng(seed).permutation(len(ids))]
+    return out
+
+
+def corrections(
+    project: Project,
+    chosen: list[int],
+    truth: dict[int, np.ndarray],
+    sigmas: np.ndarray,
+    accept: float,
+    out: Path,
+) -> Path:
+    """Correct the chosen images in a copy of the project, save it, export `--only edited` to COCO."""
+    wanted = set(chosen)
+    images = [
+        correct_image(im, truth[im.id], sigmas, accept) if im.id in wanted else im for im in project.images
+    ]
+    path = save_project(out / "corrected.aeproj", project.model_copy(update={"images": images}))
+    coco = out / "corrections.json"
+    export_file(path, coco, only="edited")
+    return coco
+
+
+def run_dataset(
+    name: str, settings: Settings, out: Path, echo: Callable[[str], None], rank_only: bool = False
+) -> dict[str, Any]:
+    """The whole loop on one dataset (without fine-tuning when `rank_only`); returns its figures."""
+    start = time.perf_counter()
+    sizes = {"labelled": settings.labelled, "pool": settings.pool, "test": settings.test}
+    data = (
+        fly_data(out / "data", sizes, settings.fly_crop)
+        if name == "fly"
+        else synth_data(out / "data", sizes, settings.synth_size, settings.seed)
+    )
+    pool = data.splits["pool"]
+    weak = train_run(data, [source(data.splits["labelled"])], out / "weak", settings, settings.weak_steps)
+    before = held_out_ap(weak, data, out / "weak", settings)
+    echo(f"{name}: weak model AP {before:.3f} ({time.perf_counter() - start:.0f} s)")
+    results = predict(weak, pool, out / "pool-results.json", settings)
+    project = project_from_results(load_results(results), str(pool.image_dir), str(results))
+    save_project(out / "pool.aeproj", project)
+    sigmas = np.asarray(load_schema(data.schema_file).oks_sigmas)
+    truth = truth_of(pool, data.schema_file)
+    error = {
+        im.id: 1.0 - image_oks(predictions(im)["keypoints"], truth[im.id], sigmas) for im in project.images
+    }
+    orders = rankings(project, error, settings.seeds)
+    budgets = [max(1, round(f * len(project.images))) for f in settings.budgets]
+    figures: dict[str, Any] = {
+        "dataset": name,
+        "images": sizes,
+        "AP_before": before,
+        # How bad the picked images' predictions are: mean (1 - image OKS) of the first B of each ranking.
+        "picked_error": {
+            f"{s}@{b}": round(float(np.mean([error[i] for i in order[:b]])), 4)
+            for b in budgets
+            for s, order in orders.items()
+        },
+        "runs": {},
+    }
+    if not rank_only:
+        jobs = tune_jobs(data, project, orders, budgets, truth, sigmas, settings, out)
+        echo(f"{name}: {len(jobs)} fine-tuning runs, {settings.jobs} at a time")
+        aps = run_jobs(data, weak, jobs, settings)
+        figures["runs"] = {job.key: aps[job.key] for job in jobs}
+    figures["seconds"] = round(time.perf_counter() - start, 1)
+    return figures
+
+
+def tune_jobs(
+    data: LoopData,
+    project: Project,
+    orders: dict[str, list[int]],
+    budgets: list[int],
+    truth: dict[int, np.ndarray],
+    sigmas: np.ndarray,
+    settings: Settings,
+    out: Path,
+) -> list[TuneJob]:
+    """The fine-tuning runs: `none` and every ranking at every budget, each with every tune seed; each
+    ranking's corrections exported once per budget. Keys: 'strategy@budget#seed'."""
+    labelled, pool = source(data.splits["labelled"]), data.splits["pool"]
+    jobs = [TuneJob(f"none@0#{s}", [labelled], out / f"tune-none-s{s}", s) for s in settings.tune_seeds]
+    for budget in budgets:
+        for strategy, order in orders.items():
+            folder = out / f"corrections-{strategy}-{budget}"
+            folder.mkdir(parents=True, exist_ok=True)
+            fixes = corrections(project, order[:budget], truth, sigmas, settings.accept, folder)
+            sources = [labelled, source(Split(fixes, pool.image_dir), settings.correction_weight)]
+            for seed in settings.tune_seeds:
+                key = f"{strategy}@{budget}#{seed}"
+                jobs.append(TuneJob(key, sources, out / f"tune-{strategy}-{budget}-s{seed}", seed))
+    return jobs
+
+
+def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per budget: mean AP of each ranking over its runs, random's mean and sd over all its runs, and the
+    share of the random-to-oracle gap the doubt and tag rankings close."""
+    by: dict[tuple[str, int], list[float]] = {}
+    for key, ap in result["runs"].items():
+        strategy, rest = key.split("@")
+        kind = "random" if strategy.startswith("random-") else strategy
+        by.setdefault((kind, int(rest.split("#")[0])), []).append(ap)
+    rows = []
+    for budget in sorted({b for _, b in by if b}):
+        mean = {kind: float(np.mean(by[(kind, budget)])) for kind in (*RANKED, "random")}
+        gap = mean["oracle"] - mean["random"]
+        row: dict[str, Any] = {"budget": budget, **{k: round(v, 4) for k, v in mean.items()}}
+        row["random_sd"] = round(float(np.std(by[("random", budget)])), 4)
+        row["random_runs"] = len(by[("random", budget)])
+        for kind in ("doubt", "tag"):
+            row[f"{kind}_minus_random"] = round(mean[kind] - mean["random"], 4)
+            row[f"{kind}_gap_closed"] = round((mean[kind] - mean["random"]) / gap, 2) if gap > 0 else None
+        rows.append(row)
+    return rows
+
+
+def table(result: dict[str, Any]) -> str:
+    """The figures of one dataset as text: AP after each ranking's corrections (when fine-tuned) and the
+    true error of the images each ranking picks."""
+    lines = [f"{result['dataset']}: AP before {result['AP_before']:.3f}"]
+    if result["runs"]:
+        none = np.mean([ap for key, ap in result["runs"].items() if key.startswith("none@")])
+        lines += [
+            f"fine-tuned without corrections: AP {none:.3f}",
+            "| budget | doubt | tag (before) | random (mean ± sd, runs) | oracle | doubt − random "
+            "| gap closed |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in summary(result):
+            closed = "–" if r["doubt_gap_closed"] is None else f"{r['doubt_gap_closed']:.2f}"
+            lines.append(
+                f"| {r['budget']} | {r['doubt']:.3f} | {r['tag']:.3f} | {r['random']:.3f} ± "
+                f"{r['random_sd']:.3f}, {r['random_runs']} | {r['oracle']:.3f} | "
+                f"{r['doubt_minus_random']:+.3f} | {closed} |"
+            )
+    for budget in sorted({int(key.split("@")[1]) for key in result["picked_error"]}):
+        picked = {k.split("@")[0]: v for k, v in result["picked_error"].items() if k.endswith(f"@{budget}")}
+        randoms = [v for k, v in picked.items() if k.startswith("random-")]
+        named = [f"{k} {v:.3f}" for k, v in picked.items() if not k.startswith("random-")]
+        lines.append(f"true error of the {budget} picked: {', '.join(named)}, random {np.mean(randoms):.3f}")
+    return "\n".join(lines)
+
+
+def parse_settings(args: argparse.Namespace) -> Settings:
+    """The preset with `--set` overrides and `--device` applied."""
+    fields = dict(PRESETS[args.preset])
+    for pair in args.set:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise AegroupError(f"--set: expected FIELD=VALUE, got '{pair}'")
+        fields[name.strip()] = yaml.safe_load(value)
+    if args.device:
+        fields["device"] = args.device
+    try:
+        return Settings.model_validate(fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise AegroupError(f"--set {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the exit code."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dataset", choices=("fly", "synth", "both"), default="both")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--gpu", action="store_true", help="the gpu preset (same as --preset gpu)")
+    parser.add_argument("--device", help="override the preset's device (e.g. cpu to try the gpu preset)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="override a setting"
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench-loop"), help="working folder; gets loop.json")
+    parser.add_argument(
+        "--rank-only", action="store_true", help="stop after ranking the pool (how bad the picked images are)"
+    )
+    args = parser.parse_args(argv)
+    if args.gpu:
+        args.preset = "gpu"
+    started = time.perf_counter()
+    try:
+        settings = parse_settings(args)
+        names = ("fly", "synth") if args.dataset == "both" else (args.dataset,)
+        figures: dict[str, Any] = {
+            "preset": args.preset,
+            "settings": settings.model_dump(mode="json"),
+            "machine": f"{platform.machine()} {platform.processor()}, python {platform.python_version()}",
+            "datasets": {},
+        }
+        for name in names:
+            result = run_dataset(
+                name, settings, args.out / name, lambda x: print(x, flush=True), args.rank_only
+            )
+            result["summary"] = summary(result) if result["runs"] else []
+            figures["datasets"][name] = result
+            figures["seconds"] = round(time.perf_counter() - started, 1)
+            atomic_write_json(args.out / "loop.json", figures, indent=2)
+            print(table(result), flush=True)
+    except AegroupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out / 'loop.json'} ({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

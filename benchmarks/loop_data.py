@@ -1,0 +1,152 @@
+"""Data of the loop benchmark (`bench_loop.py`): a labelled subset, an unlabelled pool, held-out frames.
+
+- `fly`: the real 2-fly clip (sleap/clip.slp + clip.mp4, read with aegroup's own readers). A window of
+  `crop` x `crop` pixels at native resolution is cut around the two flies of each chosen frame and
+  written as PNG. The flies hardly move in the clip's first 1,000 frames, then walk to another part of the
+  arena and court, closer together: the labelled subset comes from the still part (a model trained on
+  it meets new situations later, as one trained on the first minutes of a video does), the pool and the
+  held-out test frames from frames 1,000 on, in alternating blocks of `block` frames (pool, pool, test),
+  with the frames next to a pool/test boundary left out, so that no test frame has a near-copy in the pool.
+- `synth`: synthetic images of a second skeleton (`aegroup.synth`), each split from its own seed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from aegroup.errors import AegroupError
+from aegroup.io.atomic import atomic_write_text
+from aegroup.io.coco import build_coco, save_coco
+from aegroup.io.formats import load_poses
+from aegroup.io.poses import PoseSet
+from aegroup.io.video import VideoReader
+from aegroup.schema import PoseSchema, load_schema
+from aegroup.synth import synthesize
+
+SPLITS = ("labelled", "pool", "test")
+ROOT = Path(__file__).resolve().parents[1]
+GECKO = ROOT / "examples" / "skeletons" / "gecko.yaml"
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split as a COCO file (the truth) and the folder of its images."""
+
+    ann_file: Path
+    image_dir: Path
+
+
+@dataclass(frozen=True)
+class LoopData:
+    """A dataset prepared for the loop: its skeleton file and the three splits."""
+
+    name: str
+    schema_file: Path
+    splits: dict[str, Split]
+
+
+def default_data() -> Path:
+    """$AEGROUP_TEST_DATA or ../shared/data beside the project."""
+    return Path(os.environ.get("AEGROUP_TEST_DATA", ROOT.parent / "shared" / "data"))
+
+
+def spread(items: list[int], count: int) -> list[int]:
+    """`count` items evenly spaced over `items` (all of them when there are fewer)."""
+    if count >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
+
+
+def fly_data(
+    out: Path, sizes: dict[str, int], crop: int = 320, moving: int = 1000, block: int = 30
+) -> LoopData:
+    """Crops of the fly clip: labelled from frames [0, moving), pool and test from [moving, end) (module
+    docstring); only frames whose flies fit in the crop (with 8 pixels to spare) are used."""
+    slp = default_data() / "sleap" / "clip.slp"
+    if not slp.is_file():
+        raise AegroupError(
+            f"{slp}: the fly clip is missing (set AEGROUP_TEST_DATA to the shared data folder)"
+        )
+    poses = load_poses(slp, video=slp.with_name("clip.mp4"))
+    fits = [i for i, f in enumerate(poses.frames) if f.num_instances >= 1 and _span(f.keypoints) <= crop - 16]
+    index = {i: int(poses.frames[i].frame_index) for i in fits}
+    still = [i for i in fits if index[i] < moving]
+    # Position within the (pool, pool, test) cycle of blocks; frames within 5 of a pool/test edge are skipped.
+    phase = {i: (index[i] - moving) % (3 * block) for i in fits if index[i] >= moving}
+    test = [i for i, p in phase.items() if 2 * block + 5 <= p < 3 * block - 5]
+    pool = [i for i, p in phase.items() if 5 <= p < 2 * block - 5]
+    chosen = {
+        "labelled": spread(still, sizes["labelled"]),
+        "pool": spread(pool, sizes["pool"]),
+        "test": spread(test, sizes["test"]),
+    }
+    image_dir = out / "images"
+    image_dir.mkdir(parents=True, exist_ok=True)
+    schema_file = out / "skeleton.yaml"
+    atomic_write_text(schema_file, poses.schema.to_yaml())
+    reader = VideoReader(poses.videos[0].path)
+    splits = {}
+    for name in SPLITS:
+        # Increasing frame order: the reader decodes forward instead of seeking for each frame.
+        frames = sorted(chosen[name], key=index.__getitem__)
+        ann_file = _write_crops(poses, frames, reader, crop, image_dir, out / f"{name}.json")
+        splits[name] = Split(ann_file, image_dir)
+    return LoopData("fly", schema_file, splits)
+
+
+def _span(keypoints: np.ndarray) -> float:
+    """Largest side of the box around every labelled joint of a frame."""
+    xy = keypoints[keypoints[..., 2] > 0][:, :2]
+    return float(np.ptp(xy, axis=0).max()) if xy.size else 0.0
+
+
+def _write_crops(
+    poses: PoseSet, frames: list[int], reader: VideoReader, crop: int, image_dir: Path, ann_file: Path
+) -> Path:
+    """Write the crop of each frame (centred on its labelled joints, inside the frame) and their COCO file."""
+    images, keypoints = [], {}
+    for i in frames:
+        frame = poses.frames[i]
+        xy = frame.keypoints[frame.keypoints[..., 2] > 0][:, :2]
+        centre = (xy.min(axis=0) + xy.max(axis=0)) / 2
+        x0 = int(np.clip(round(centre[0] - crop / 2), 0, frame.width - crop))
+        y0 = int(np.clip(round(centre[1] - crop / 2), 0, frame.height - crop))
+        pixels = reader.read(int(frame.frame_index))[y0 : y0 + crop, x0 : x0 + crop]
+        name = f"{frame.frame_index:06d}.png"
+        Image.fromarray(pixels).save(image_dir / name, compress_level=1)
+        kp = np.nan_to_num(frame.keypoints.copy(), nan=0.0)
+        kp[..., 0] -= x0
+        kp[..., 1] -= y0
+        kp[kp[..., 2] <= 0] = 0.0
+        image_id = int(frame.frame_index) + 1
+        images.append({"id": image_id, "file_name": name, "width": crop, "height": crop})
+        keypoints[image_id] = kp
+    return save_coco(ann_file, build_coco(poses.schema, images, keypoints))
+
+
+def synth_data(out: Path, sizes: dict[str, int], size: int = 128, seed: int = 0) -> LoopData:
+    """Synthetic geckos (examples/skeletons/gecko.yaml): one folder per split, each from its own seed."""
+    schema: PoseSchema = load_schema(GECKO)
+    schema_file = out / "skeleton.yaml"
+    atomic_write_text(schema_file, schema.to_yaml())
+    splits = {}
+    for offset, name in enumerate(SPLITS):
+        ann = synthesize(
+            schema,
+            out / name,
+            sizes[name],
+            max_instances=3,
+            size=(size, size),
+            seed=seed + 1 + offset,
+            min_instances=1,
+            instance_scale=(0.35, 0.7),
+            side_cue="colour",
+            spacing=0.8,
+        )
+        splits[name] = Split(ann, out / name / "images")
+    return LoopData("synth", schema_file, splits)
