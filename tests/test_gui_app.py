@@ -215,7 +215,7 @@ def test_image_list_sorts_follows_and_picks_images(qtbot, window: MainWindow) ->
     assert images.cells.item(row, 3).text() == "✓"
     window.select_all()
     window.delete_instances()
-    assert images.cells.item(row, 2).text() == "0" and images.cells.item(row, 4).text() == "–"
+    assert images.cells.item(row, 2).text() == "0" and images.cells.item(row, 4).text() == "0.00"
     window.next_image()
     assert doc.current == order[row + 1]
     assert images.cells.item(row, 0).background().style() == QtCore.Qt.BrushStyle.NoBrush

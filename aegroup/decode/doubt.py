@@ -1,7 +1,8 @@
-"""How doubtful a grouping is, from plain arrays: keypoints whose tag sits near another instance's mean.
+"""How doubtful a prediction is, from plain arrays: weak peaks, tags near another instance's mean,
+joints refinement filled in or that are missing.
 
-The labelling companion sorts images by this score so that a person looks at the doubtful ones first; the
-loop benchmark (`benchmarks/bench_loop.py`) measures how well it picks the images worth correcting.
+The labelling companion sorts images by `image_doubt` so that a person looks at the doubtful ones first;
+the loop benchmark (`benchmarks/bench_loop.py`) measures how well it picks the images worth correcting.
 """
 
 from __future__ import annotations
@@ -86,7 +87,11 @@ def image_doubt(
     refined: np.ndarray,
     instance_score: np.ndarray,
     min_instance_score: float = 0.2,
+    checked: np.ndarray | None = None,
 ) -> float:
-    """How much of an image is probably wrong: the sum of its `joint_doubt` (0 without instances)."""
+    """How much of an image is probably wrong: the sum of its `joint_doubt` over the instances no person
+    has `checked` ((N,) bool; None: none checked), 0 without instances."""
     doubt = joint_doubt(keypoints, tags, refined, instance_score, min_instance_score)
+    if checked is not None:
+        doubt = doubt[~np.asarray(checked, bool)]
     return float(np.nansum(doubt))
