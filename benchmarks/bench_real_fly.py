@@ -105,10 +105,12 @@ def recipe(settings: Settings, out: Path, steps: int, extra: Sequence[str] = ())
 
 
 def steps_per_second(run: Path) -> float:
-    """Steps per second between the first and the last row of a run's train_log.csv (start-up excluded)."""
+    """Steps per second between the first and the last row of a run's train_log.csv (start-up excluded;
+    from the start when the log has one row)."""
     with (run / "train_log.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    first, last = rows[0], rows[-1]
+    first = rows[0] if len(rows) > 1 else {"step": "0", "elapsed_s": "0"}
+    last = rows[-1]
     return (int(last["step"]) - int(first["step"])) / (float(last["elapsed_s"]) - float(first["elapsed_s"]))
 
 

@@ -10,7 +10,8 @@
 # Environment: OUT (default ./gpu-out; gets gpu_check.log, summary.txt and a few small files),
 # PYTHON (default python3), SKIP_WHEELS=1 (do not install .whl/), QUICK=1 (tiny sizes, for a CPU try),
 # TOTAL_S (overall budget in seconds; default 400, QUICK 600), PYTEST_WORKERS (pytest-xdist workers, 8),
-# STEPS (space-separated step names to run, e.g. "wheels pytest"; default all).
+# STEPS (space-separated step names to run, e.g. "wheels pytest"; default all), AEGROUP_TEST_DATA (the
+# folder holding sleap/clip.slp + clip.mp4 for the fly and loop steps; default .gpu, carried), FLY_MINUTES.
 # A failed or timed-out step is recorded and the next one runs; the exit status is the number of failures.
 set -u
 
@@ -24,6 +25,7 @@ export PYTEST_WORKERS=${PYTEST_WORKERS:-8}
 export PYTHONUNBUFFERED=1
 export COLUMNS=${COLUMNS:-150}  # rich wraps tables and progress lines at 80 columns without a terminal
 export SITE=/tmp/site
+export AEGROUP_TEST_DATA=${AEGROUP_TEST_DATA:-$ROOT/.gpu}
 if [[ $QUICK == 1 ]]; then TOTAL_S=${TOTAL_S:-600}; else TOTAL_S=${TOTAL_S:-400}; fi
 
 # ---------------------------------------------------------------------------------------------------------
@@ -183,6 +185,43 @@ step_predict() {
     return $failed
 }
 
+step_fly() {
+    # The fly recipe's full-resolution GPU variant on SLEAP's clip (docs/recipes.md), scored on frames 1200+.
+    local slp=$AEGROUP_TEST_DATA/sleap/clip.slp args
+    [[ -f $slp ]] || { echo "no $slp: carry the clip in .gpu/sleap (AEGROUP_TEST_DATA=$AEGROUP_TEST_DATA)"; return 1; }
+    if [[ $QUICK == 1 ]]; then
+        args=(--minutes 0.1 --limit 3 --calibration-steps 2 --set model.preset=tiny --set input_size=128 --set workers=0)
+        echo "QUICK=1: the CPU recipe for a few steps on 3 frames, not the real one"
+    else
+        args=(--gpu --minutes "${FLY_MINUTES:-2.5}")
+    fi
+    echo "+ $PYTHON benchmarks/bench_real_fly.py ${args[*]} --labels $slp --out $OUT/fly"
+    "$PYTHON" benchmarks/bench_real_fly.py "${args[@]}" --labels "$slp" --out "$OUT/fly"
+}
+
+step_loop() {
+    # The labelling loop on the fly clip (docs/performance.md#the-labelling-loop), one GPU, four fine-tunes at a time.
+    local args=(--dataset fly --out "$WORK/loop")
+    if [[ $QUICK == 1 ]]; then
+        args+=(--preset smoke --set "budgets=[0.2]")
+        echo "QUICK=1: the smoke preset (a few steps), not the real one"
+    else
+        args+=(--gpu --set "seeds=[1,2,3]" --set "tune_seeds=[0]" --set jobs=5)
+    fi
+    echo "+ $PYTHON benchmarks/bench_loop.py ${args[*]}"
+    "$PYTHON" benchmarks/bench_loop.py "${args[@]}" || return 1
+    cp "$WORK/loop/loop.json" "$OUT/loop.json"
+}
+
+step_onnx() {
+    # ONNX Runtime vs PyTorch on the GPU (ONNX Runtime's CUDA provider only where onnxruntime-gpu is installed).
+    local device=cuda args=()
+    has_cuda || device=cpu
+    [[ $QUICK == 1 ]] && args=(--presets tiny --sizes 256 --rounds 1 --threads 1)
+    echo "+ $PYTHON benchmarks/bench_onnx.py --device $device ${args[*]}"
+    "$PYTHON" benchmarks/bench_onnx.py --device "$device" "${args[@]}"
+}
+
 if [[ ${1:-} == --step ]]; then
     "step_$2"
     exit $?
@@ -263,6 +302,11 @@ EOF
     fi
     echo "predict, same checkpoint, CPU vs GPU:"
     grep -E "^AP on|images/s\)" "$WORK/predict.log" 2>/dev/null | sed 's/^/  /'
+    echo "fly recipe (bench_real_fly.py --gpu):"
+    cat "$OUT/fly/fly_benchmark.txt" 2>/dev/null | sed 's/^/  /'
+    echo "onnx (bench_onnx.py):"
+    grep -E "images/s|^ *(tiny|mid)|provider|CUDA" "$WORK/onnx.log" 2>/dev/null | sed 's/^/  /'
+    echo "loop (bench_loop.py): $OUT/loop.json"
     echo
     echo "full log: gpu_check.log; work files in $WORK (not kept)"
 }
@@ -278,6 +322,9 @@ main() {
     wanted ddp && run_step ddp 75 "torchrun --nproc-per-node 1 aegroup train on CUDA (NCCL, DDP, bf16), then --resume"
     wanted demo && run_step demo 190 "aegroup demo"
     wanted predict && run_step predict 45 "aegroup predict of the demo checkpoint on CPU and GPU, evaluated"
+    wanted fly && run_step fly 280 "benchmarks/bench_real_fly.py --gpu: the fly recipe at full resolution"
+    wanted loop && run_step loop 240 "benchmarks/bench_loop.py --gpu --dataset fly: the labelling loop"
+    wanted onnx && run_step onnx 60 "benchmarks/bench_onnx.py: ONNX Runtime vs PyTorch on the GPU"
     summary | tee "$OUT/summary.txt"
 }
 
