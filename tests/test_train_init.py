@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
+import train_configs
 import yaml
+from train_configs import synth_source
 
 from aegroup.decode import DecodeConfig
 from aegroup.errors import AegroupError
@@ -18,30 +20,11 @@ from aegroup.training.session import build_session
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TINY_MODEL = {"preset": "tiny", "nstack": 1, "channels": 8, "increase": 4, "depth": 2, "stem_channels": 4}
-
 
 def write_config(folder: Path, synth_set, **fields) -> Path:
-    """A config of a very small model on the synthetic set, 64-pixel inputs, batch 4."""
-    ann, images, schema = synth_set
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "schema.yaml").write_text(schema.to_yaml())
-    data = {
-        "schema": "schema.yaml",
-        "train": {"ann_file": str(ann), "image_dir": str(images)},
-        "model": TINY_MODEL,
-        "input_size": 64,
-        "batch_size": 4,
-        "max_steps": 2,
-        "workers": 0,
-        "device": "cpu",
-        "optim": {"lr": 1e-3},
-        "output_dir": "out",
-        **fields,
-    }
-    path = folder / "train.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """A config of a very small model on the synthetic set, 64-pixel inputs, batch 4, 2 steps."""
+    base = {"train": synth_source(synth_set), "batch_size": 4, "max_steps": 2}
+    return train_configs.write_config(folder, synth_set[2], **{**base, **fields})
 
 
 @pytest.fixture(scope="module")

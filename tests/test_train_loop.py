@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import train_configs
 import yaml
 from safetensors.torch import load_file
+from train_configs import synth_source
 
 import aegroup.training.loop as loop
 from aegroup.training import load_checkpoint, load_model, train
@@ -24,31 +26,10 @@ from aegroup.training.config import TrainConfig, load_train_config
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-TINY_MODEL = {"preset": "tiny", "nstack": 1, "channels": 8, "increase": 4, "depth": 2, "stem_channels": 4}
-
-
 def write_config(folder: Path, synth_set, **fields) -> Path:
     """A config for the tiny synthetic set: 64-pixel inputs, a very small model, batch 3 (3 steps/epoch)."""
-    ann, images, schema = synth_set
-    (folder / "schema.yaml").write_text(schema.to_yaml())
-    data = {
-        "schema": str(folder / "schema.yaml"),
-        "train": {"ann_file": str(ann), "image_dir": str(images)},
-        "model": TINY_MODEL,
-        "input_size": 64,
-        "batch_size": 3,
-        "epochs": 2,
-        "workers": 0,
-        "checkpoint_every": 2,
-        "log_every": 1,
-        "device": "cpu",
-        "optim": {"lr": 1e-3, "warmup_steps": 2},
-        "output_dir": str(folder / "out"),
-        **fields,
-    }
-    path = folder / "train.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    base = {"train": synth_source(synth_set), "optim": {"lr": 1e-3, "warmup_steps": 2}}
+    return train_configs.write_config(folder, synth_set[2], **{**base, **fields})
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:

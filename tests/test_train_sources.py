@@ -13,6 +13,7 @@ import torch
 import yaml
 from conftest import PREDICTED_ONLY, UNLABELLED, real_data_root
 from torch.utils.data import DistributedSampler
+from train_configs import write_config
 
 import aegroup.training.loop as loop
 from aegroup.errors import AegroupError
@@ -23,30 +24,6 @@ from aegroup.training.distributed import DistEnv, ResumableSampler, source_draws
 from aegroup.training.loaders import SeededSamples, open_data
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-TINY_MODEL = {"preset": "tiny", "nstack": 1, "channels": 8, "increase": 4, "depth": 2, "stem_channels": 4}
-
-
-def write_config(folder: Path, schema, **fields) -> Path:
-    """A config of a very small model on 64-pixel inputs, batch 3, CPU, no workers."""
-    (folder / "schema.yaml").write_text(schema.to_yaml())
-    data = {
-        "schema": "schema.yaml",
-        "model": TINY_MODEL,
-        "input_size": 64,
-        "batch_size": 3,
-        "epochs": 2,
-        "workers": 0,
-        "checkpoint_every": 2,
-        "log_every": 1,
-        "device": "cpu",
-        "optim": {"lr": 1e-3},
-        "output_dir": "out",
-        **fields,
-    }
-    path = folder / "train.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 @pytest.fixture

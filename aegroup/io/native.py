@@ -14,6 +14,7 @@ import numpy as np
 from aegroup.errors import AegroupError
 from aegroup.io.frames import find_image_dir, rebased, relative_name, video_stems
 from aegroup.io.poses import ABSENT, VISIBLE, Frame, PoseSet, VideoRef, repoint_videos, stored_path
+from aegroup.io.provenance import InstanceStatus
 from aegroup.io.results import ResultAnnotation, ResultsFile, build_results, load_results, save_results
 from aegroup.schema import PoseSchema
 
@@ -128,7 +129,7 @@ def read_project(path: Path, *, schema: PoseSchema | None, video: Path | None) -
     frames = []
     for image in project.images:
         inst = image.instances
-        user = inst.status != 0  # status 0 = predicted, 1 = corrected, 2 = added
+        user = inst.status != InstanceStatus.PREDICTED
         frames.append(
             Frame.build(
                 image.id,
