@@ -24,6 +24,7 @@ __getattr__, __dir__ = lazy_exports(
         "builtin_schemas": "aegroup.schema",
         "load_schema": "aegroup.schema",
         "CocoPoseDataset": "aegroup.data.dataset",
+        "PoseDataset": "aegroup.data.dataset",
         "TrainConfig": "aegroup.training.config",
         "load_train_config": "aegroup.training.config",
         "train": "aegroup.training.loop",
