@@ -28,7 +28,16 @@ def test_each_name_is_its_modules_object(name: str) -> None:
 
 
 def test_the_steps_of_a_script_are_all_there() -> None:
-    steps = {"load_schema", "PoseSchema", "CocoPoseDataset", "PoseDataset", "train", "Predictor", "group", "evaluate"}
+    steps = {
+        "load_schema",
+        "PoseSchema",
+        "CocoPoseDataset",
+        "PoseDataset",
+        "train",
+        "Predictor",
+        "group",
+        "evaluate",
+    }
     assert steps | {"export_file", "load_poses", "save_poses"} <= set(aegroup.__all__)
     assert dir(aegroup) == aegroup.__all__ == sorted(aegroup.__all__)
     assert set(LIGHT + FILES) <= set(aegroup.__all__)
