@@ -8,6 +8,7 @@ instances are predictions and its corrected or added ones user instances, with t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -119,6 +120,48 @@ def write_results(poses: PoseSet, path: Path, *, frames_dir: Path | None) -> Pat
     return save_results(path, poses_to_results(rebased(poses, path.parent), path.parent))
 
 
+class ImageFields(Protocol):
+    """What `reviewed_frame` reads of an image: a project image or the labeller's image record."""
+
+    id: int
+    width: int
+    height: int
+    file_name: str | None
+    video: int | None
+    frame_index: int | None
+
+
+class InstanceArrays(Protocol):
+    """What `reviewed_frame` reads of an image's instances (array-likes, N instances of K joints)."""
+
+    keypoints: Any
+    scores: Any
+    instance_score: Any
+    track: Any
+    status: Any
+    tags: Any
+
+
+def reviewed_frame(image: ImageFields, instances: InstanceArrays, with_tags: bool) -> Frame:
+    """A labelled image as a `Frame`: instances a person corrected or added are user instances (scores
+    dropped), predicted ones keep their scores; tags only `with_tags`."""
+    user = np.asarray(instances.status) != InstanceStatus.PREDICTED
+    return Frame.build(
+        image.id,
+        image.width,
+        image.height,
+        instances.keypoints,
+        scores=np.where(user[:, None], np.nan, instances.scores),
+        instance_score=np.where(user, np.nan, instances.instance_score),
+        track=instances.track,
+        user=user,
+        file_name=image.file_name,
+        video=image.video,
+        frame_index=image.frame_index,
+        tags=instances.tags if with_tags else None,
+    )
+
+
 def read_project(path: Path, *, schema: PoseSchema | None, video: Path | None) -> PoseSet:
     """An aegroup labelling project (.aeproj) as a `PoseSet`: its image files and video frames, instances,
     scores, tags and tracks; `video` re-points a moved video."""
@@ -126,26 +169,7 @@ def read_project(path: Path, *, schema: PoseSchema | None, video: Path | None) -
 
     project = load_project(path)
     schema = _check_joints(project.pose_schema, schema, path)
-    frames = []
-    for image in project.images:
-        inst = image.instances
-        user = inst.status != InstanceStatus.PREDICTED
-        frames.append(
-            Frame.build(
-                image.id,
-                image.width,
-                image.height,
-                inst.keypoints,
-                scores=np.where(user[:, None], np.nan, inst.scores),
-                instance_score=np.where(user, np.nan, inst.instance_score),
-                track=inst.track,
-                user=user,
-                file_name=image.file_name,
-                video=image.video,
-                frame_index=image.frame_index,
-                tags=inst.tags if project.tag_dim > 0 else None,
-            )
-        )
+    frames = [reviewed_frame(image, image.instances, project.tag_dim > 0) for image in project.images]
     refs = [
         VideoRef(stored_path(v.path, path.parent), v.width, v.height, v.frames, v.dataset)
         for v in project.videos

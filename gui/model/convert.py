@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from aegroup.io.native import reviewed_frame
 from aegroup.io.poses import Frame, PoseSet, VideoRef
 from aegroup.io.project import (
     PROJECT_VERSION,
@@ -195,27 +196,7 @@ def document_from_poses(poses: PoseSet, source: Path) -> Document:
 def poses_from_document(doc: Document) -> PoseSet:
     """The document as a `PoseSet`: corrected and added instances are user instances (no scores),
     predicted ones predictions with their scores; tracks, tags and video frames kept."""
-    frames = []
-    for index in doc.kept():
-        image = doc.images[index]
-        a = image.annotations
-        user = a.status != InstanceStatus.PREDICTED
-        frames.append(
-            Frame.build(
-                image.id,
-                image.width,
-                image.height,
-                a.keypoints,
-                scores=np.where(user[:, None], np.nan, a.scores),
-                instance_score=np.where(user, np.nan, a.instance_score),
-                track=a.track,
-                user=user,
-                file_name=image.file_name,
-                video=image.video,
-                frame_index=image.frame_index,
-                tags=a.tags if doc.tag_dim else None,
-            )
-        )
+    frames = [reviewed_frame(doc.images[i], doc.images[i].annotations, doc.tag_dim > 0) for i in doc.kept()]
     return PoseSet(doc.schema, frames, list(doc.tracks), list(doc.videos), doc.image_dir)
 
 
