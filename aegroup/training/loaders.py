@@ -252,16 +252,10 @@ def train_loader(
     sampler = ResumableSampler(sizes, weights, env, seed=config.seed, shuffle=True)
     loader = DataLoader(
         keyed,
-        batch_size=config.batch_size,
         sampler=sampler,
-        num_workers=config.workers,
-        collate_fn=collate,
-        pin_memory=pin_memory,
         drop_last=False,
         persistent_workers=config.workers > 0,
-        multiprocessing_context=_worker_context() if config.workers > 0 else None,
-        # A private generator keeps DataLoader start-up from consuming the global torch RNG.
-        generator=torch.Generator().manual_seed(config.seed),
+        **_options(config, pin_memory),
     )
     return loader, sampler
 
@@ -269,13 +263,17 @@ def train_loader(
 def val_loader(dataset: Dataset, config: TrainConfig, env: DistEnv, pin_memory: bool) -> DataLoader:
     """Loader over this rank's share of the validation images, in order, without padding duplicates."""
     shard = Subset(dataset, shard_indices(len(dataset), env))  # type: ignore[arg-type]
-    return DataLoader(
-        shard,
-        batch_size=config.batch_size,
-        shuffle=False,
-        num_workers=config.workers,
-        collate_fn=collate,
-        pin_memory=pin_memory,
-        multiprocessing_context=_worker_context() if config.workers > 0 else None,
-        generator=torch.Generator().manual_seed(config.seed),
-    )
+    return DataLoader(shard, shuffle=False, **_options(config, pin_memory))
+
+
+def _options(config: TrainConfig, pin_memory: bool) -> dict[str, Any]:
+    """DataLoader options the training and validation loaders share."""
+    return {
+        "batch_size": config.batch_size,
+        "num_workers": config.workers,
+        "collate_fn": collate,
+        "pin_memory": pin_memory,
+        "multiprocessing_context": _worker_context() if config.workers > 0 else None,
+        # A private generator keeps DataLoader start-up from consuming the global torch RNG.
+        "generator": torch.Generator().manual_seed(config.seed),
+    }
