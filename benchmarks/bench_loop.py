@@ -11,7 +11,9 @@ For each dataset (`fly`: the real 2-fly clip; `synth`: synthetic geckos; loop_da
      weak model is fine-tuned (`init_from`) on two sources, the labelled subset and the corrections, then
      scored on the held-out frames. `none` fine-tunes on the labelled subset alone for as many steps, to
      tell the gain of the corrections from that of the extra steps.
-Every fine-tune runs with each of `tune_seeds`; the random picks with each of `seeds` as well.
+Every fine-tune runs with each of `tune_seeds`; the random picks with each of `seeds` as well. The whole
+loop (weak model, ranking, fine-tunes) is replicated once per `weak_seeds`, so that the difference between
+doubt and random is measured in each replica, not only once.
 Prints the tables and writes OUT/loop.json.
 
     python benchmarks/bench_loop.py                        # both datasets, CPU sizes
@@ -80,8 +82,11 @@ def most_first(values: dict[int, float]) -> list[int]:
     return [ids[j] for j in np.argsort(-keys, kind="stable")]
 
 
-def rankings(project: Project, error: dict[int, float], seeds: tuple[int, ...]) -> dict[str, list[int]]:
-    """Pool image ids in the order each strategy would correct them (`error`: the oracle's true error)."""
+def rankings(
+    project: Project, error: dict[int, float], seeds: tuple[int, ...], replica: int
+) -> dict[str, list[int]]:
+    """Pool image ids in the order each strategy would correct them (`error`: the oracle's true error);
+    the random orders are drawn from (`replica`, seed), so that each replica picks other random images."""
     doubt, tag = {}, {}
     for image in project.images:
         p = predictions(image)
@@ -90,7 +95,7 @@ def rankings(project: Project, error: dict[int, float], seeds: tuple[int, ...]) 
     ids = [image.id for image in project.images]
     out = {"doubt": most_first(doubt), "tag": most_first(tag), "oracle": most_first(error)}
     for seed in seeds:
-        out[f"random-{seed}"] = [ids[j] for j in np.random.default_rng(seed).permutation(len(ids))]
+        out[f"random-{seed}"] = [ids[j] for j in np.random.default_rng((replica, seed)).permutation(len(ids))]
     return out
 
 
@@ -116,7 +121,7 @@ def corrections(
 def run_dataset(
     name: str, settings: Settings, out: Path, echo: Callable[[str], None], rank_only: bool = False
 ) -> dict[str, Any]:
-    """The whole loop on one dataset (without fine-tuning when `rank_only`); returns its figures."""
+    """The whole loop on one dataset, once per weak seed (without fine-tuning when `rank_only`)."""
     start = time.perf_counter()
     sizes = {"labelled": settings.labelled, "pool": settings.pool, "test": settings.test}
     data = (
@@ -124,10 +129,29 @@ def run_dataset(
         if name == "fly"
         else synth_data(out / "data", sizes, settings.synth_size, settings.seed)
     )
+    replicas = [
+        run_replica(data, seed, settings, out / f"weak-seed-{seed}", echo, rank_only)
+        for seed in settings.weak_seeds
+    ]
+    return {
+        "dataset": name,
+        "images": sizes,
+        "replicas": replicas,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def run_replica(
+    data: LoopData, seed: int, settings: Settings, out: Path, echo: Callable[[str], None], rank_only: bool
+) -> dict[str, Any]:
+    """One replica of the loop: a weak model trained with `seed`, its pool ranked, corrected, fine-tuned."""
+    start = time.perf_counter()
     pool = data.splits["pool"]
-    weak = train_run(data, [source(data.splits["labelled"])], out / "weak", settings, settings.weak_steps)
+    weak = train_run(
+        data, [source(data.splits["labelled"])], out / "weak", settings, settings.weak_steps, seed=seed
+    )
     before = held_out_ap(weak, data, out / "weak", settings)
-    echo(f"{name}: weak model AP {before:.3f} ({time.perf_counter() - start:.0f} s)")
+    echo(f"{data.name} (weak seed {seed}): AP before {before:.3f} ({time.perf_counter() - start:.0f} s)")
     results = predict(weak, pool, out / "pool-results.json", settings)
     project = project_from_results(load_results(results), str(pool.image_dir), str(results))
     save_project(out / "pool.aeproj", project)
@@ -136,11 +160,11 @@ def run_dataset(
     error = {
         im.id: 1.0 - image_oks(predictions(im)["keypoints"], truth[im.id], sigmas) for im in project.images
     }
-    orders = rankings(project, error, settings.seeds)
+    orders = rankings(project, error, settings.seeds, seed)
     budgets = [max(1, round(f * len(project.images))) for f in settings.budgets]
     figures: dict[str, Any] = {
-        "dataset": name,
-        "images": sizes,
+        "weak_seed": seed,
+        "pool": len(project.images),
         "AP_before": before,
         # How bad the picked images' predictions are: mean (1 - image OKS) of the first B of each ranking.
         "picked_error": {
@@ -152,7 +176,7 @@ def run_dataset(
     }
     if not rank_only:
         jobs = tune_jobs(data, project, orders, budgets, truth, sigmas, settings, out)
-        echo(f"{name}: {len(jobs)} fine-tuning runs, {settings.jobs} at a time")
+        echo(f"{data.name} (weak seed {seed}): {len(jobs)} fine-tuning runs, {settings.jobs} at a time")
         aps = run_jobs(data, weak, jobs, settings)
         figures["runs"] = {job.key: aps[job.key] for job in jobs}
     figures["seconds"] = round(time.perf_counter() - start, 1)
@@ -185,23 +209,39 @@ def tune_jobs(
     return jobs
 
 
-def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per budget: mean AP of each ranking over its runs, random's mean and sd over all its runs, and the
-    share of the random-to-oracle gap the doubt and tag rankings close."""
+def _kind(strategy: str) -> str:
+    """A strategy's kind: the random orders are one kind."""
+    return "random" if strategy.startswith("random-") else strategy
+
+
+def _runs(replica: dict[str, Any]) -> dict[tuple[str, int], list[float]]:
+    """(kind, budget) -> the APs of a replica's fine-tunes."""
     by: dict[tuple[str, int], list[float]] = {}
-    for key, ap in result["runs"].items():
+    for key, ap in replica["runs"].items():
         strategy, rest = key.split("@")
-        kind = "random" if strategy.startswith("random-") else strategy
-        by.setdefault((kind, int(rest.split("#")[0])), []).append(ap)
+        by.setdefault((_kind(strategy), int(rest.split("#")[0])), []).append(ap)
+    return by
+
+
+def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per budget: each ranking's AP averaged over its runs in each replica, then over the replicas;
+    random's sd over all its runs; for the doubt and tag rankings, their difference from random in each
+    replica, how many replicas they beat random in, and the share of the random-to-oracle gap they close."""
+    runs = [_runs(r) for r in result["replicas"]]
+    means = [{key: float(np.mean(aps)) for key, aps in r.items()} for r in runs]
     rows = []
-    for budget in sorted({b for _, b in by if b}):
-        mean = {kind: float(np.mean(by[(kind, budget)])) for kind in (*RANKED, "random")}
+    for budget in sorted({b for r in runs for _, b in r if b}):
+        mean = {kind: float(np.mean([m[(kind, budget)] for m in means])) for kind in (*RANKED, "random")}
         gap = mean["oracle"] - mean["random"]
+        randoms = [ap for r in runs for ap in r[("random", budget)]]
         row: dict[str, Any] = {"budget": budget, **{k: round(v, 4) for k, v in mean.items()}}
-        row["random_sd"] = round(float(np.std(by[("random", budget)])), 4)
-        row["random_runs"] = len(by[("random", budget)])
+        row["random_sd"] = round(float(np.std(randoms)), 4)
+        row["random_runs"] = len(randoms)
         for kind in ("doubt", "tag"):
-            row[f"{kind}_minus_random"] = round(mean[kind] - mean["random"], 4)
+            each = [m[(kind, budget)] - m[("random", budget)] for m in means]
+            row[f"{kind}_minus_random"] = round(float(np.mean(each)), 4)
+            row[f"{kind}_minus_random_each"] = [round(d, 4) for d in each]
+            row[f"{kind}_above_random"] = sum(d > 0 for d in each)
             row[f"{kind}_gap_closed"] = round((mean[kind] - mean["random"]) / gap, 2) if gap > 0 else None
         rows.append(row)
     return rows
@@ -209,28 +249,36 @@ def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def table(result: dict[str, Any]) -> str:
     """The figures of one dataset as text: AP after each ranking's corrections (when fine-tuned) and the
-    true error of the images each ranking picks."""
-    lines = [f"{result['dataset']}: AP before {result['AP_before']:.3f}"]
-    if result["runs"]:
-        none = np.mean([ap for key, ap in result["runs"].items() if key.startswith("none@")])
+    true error of the images each ranking picks, averaged over the replicas."""
+    replicas = result["replicas"]
+    before = ", ".join(f"{r['AP_before']:.3f}" for r in replicas)
+    seeds = ", ".join(str(r["weak_seed"]) for r in replicas)
+    lines = [f"{result['dataset']}: weak seeds {seeds}; AP before {before}"]
+    if replicas[0]["runs"]:
+        none = [np.mean(r[("none", 0)]) for r in map(_runs, replicas)]
         lines += [
-            f"fine-tuned without corrections: AP {none:.3f}",
-            "| budget | doubt | tag (before) | random (mean ± sd, runs) | oracle | doubt − random "
-            "| gap closed |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            f"fine-tuned without corrections: AP {np.mean(none):.3f}",
+            "| budget | doubt | tag (before) | random (mean ± sd, runs) | oracle "
+            "| doubt − random (each replica) | replicas doubt > random | gap closed |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in summary(result):
             closed = "–" if r["doubt_gap_closed"] is None else f"{r['doubt_gap_closed']:.2f}"
+            each = ", ".join(f"{d:+.3f}" for d in r["doubt_minus_random_each"])
             lines.append(
                 f"| {r['budget']} | {r['doubt']:.3f} | {r['tag']:.3f} | {r['random']:.3f} ± "
                 f"{r['random_sd']:.3f}, {r['random_runs']} | {r['oracle']:.3f} | "
-                f"{r['doubt_minus_random']:+.3f} | {closed} |"
+                f"{r['doubt_minus_random']:+.3f} ({each}) | {r['doubt_above_random']}/{len(replicas)} "
+                f"| {closed} |"
             )
-    for budget in sorted({int(key.split("@")[1]) for key in result["picked_error"]}):
-        picked = {k.split("@")[0]: v for k, v in result["picked_error"].items() if k.endswith(f"@{budget}")}
-        randoms = [v for k, v in picked.items() if k.startswith("random-")]
-        named = [f"{k} {v:.3f}" for k, v in picked.items() if not k.startswith("random-")]
-        lines.append(f"true error of the {budget} picked: {', '.join(named)}, random {np.mean(randoms):.3f}")
+    picked: dict[tuple[str, int], list[float]] = {}
+    for r in replicas:
+        for key, value in r["picked_error"].items():
+            strategy, budget = key.split("@")
+            picked.setdefault((_kind(strategy), int(budget)), []).append(value)
+    for budget in sorted({b for _, b in picked}):
+        named = [f"{k} {np.mean(v):.3f}" for (k, b), v in picked.items() if b == budget]
+        lines.append(f"true error of the {budget} picked: {', '.join(named)}")
     return "\n".join(lines)
 
 
@@ -284,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run_dataset(
                 name, settings, args.out / name, lambda x: print(x, flush=True), args.rank_only
             )
-            result["summary"] = summary(result) if result["runs"] else []
+            result["summary"] = summary(result) if result["replicas"][0]["runs"] else []
             figures["datasets"][name] = result
             figures["seconds"] = round(time.perf_counter() - started, 1)
             atomic_write_json(args.out / "loop.json", figures, indent=2)

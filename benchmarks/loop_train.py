@@ -29,8 +29,15 @@ class Settings(BaseModel):
     pool: int = Field(300, ge=2, description="Unlabelled frames to pick corrections from.")
     test: int = Field(150, ge=1, description="Held-out frames AP is measured on.")
     budgets: tuple[float, ...] = Field((0.1, 0.2), description="Images to correct, as fractions of the pool.")
-    seeds: tuple[int, ...] = Field((1, 2, 3, 4), description="Seeds of the random picks.")
-    tune_seeds: tuple[int, ...] = Field((0,), description="Training seeds every fine-tune runs with.")
+    weak_seeds: tuple[int, ...] = Field(
+        (0, 1, 2),
+        min_length=1,
+        description="Training seeds of the weak models: one replica of the loop each.",
+    )
+    seeds: tuple[int, ...] = Field((1, 2, 3, 4), min_length=1, description="Seeds of the random picks.")
+    tune_seeds: tuple[int, ...] = Field(
+        (0,), min_length=1, description="Training seeds every fine-tune runs with."
+    )
     weak_steps: int = Field(500, ge=1, description="Training steps of the weak model.")
     tune_steps: int = Field(150, ge=1, description="Fine-tuning steps after the corrections.")
     batch: int = Field(8, ge=1, description="Images per training step.")
@@ -47,7 +54,7 @@ class Settings(BaseModel):
     workers: int = Field(1, ge=0, description="Data-loading worker processes of each training run.")
     jobs: int = Field(1, ge=1, description="Fine-tuning runs side by side (processes).")
     device: str = Field("cpu", description="Training and prediction device.")
-    seed: int = Field(0, description="Seed of the weak model's training.")
+    seed: int = Field(0, description="Seed of the synthetic images.")
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -70,6 +77,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pool": 10,
         "test": 4,
         "budgets": (0.2, 0.4),
+        "weak_seeds": (0,),
         "seeds": (1,),
         "weak_steps": 2,
         "tune_steps": 1,
@@ -90,7 +98,7 @@ def train_run(
     settings: Settings,
     steps: int,
     init_from: Path | None = None,
-    seed: int | None = None,
+    seed: int = 0,
 ) -> Path:
     """Train through the real config path (train.yaml in `out`); returns the checkpoint to use."""
     from aegroup.training import load_train_config, train
@@ -114,7 +122,7 @@ def train_run(
         "decode": {"detection_threshold": 0.3, "use_detection_val": False},
         "workers": settings.workers,
         "device": settings.device,
-        "seed": settings.seed if seed is None else seed,
+        "seed": seed,
         "log_every": max(1, steps // 10),
         "checkpoint_every": steps,
         "output_dir": str(out),

@@ -23,17 +23,19 @@ def test_the_loop_runs_end_to_end_on_synthetic_data(tmp_path: Path, monkeypatch:
     assert bench_loop.main(args) == 0
     figures = json.loads((out / "loop.json").read_text())
     result = figures["datasets"]["synth"]
+    assert [r["weak_seed"] for r in result["replicas"]] == [0]
+    replica = result["replicas"][0]
     budget = 3  # 0.3 of the 10 pool images
-    assert set(result["runs"]) == {
+    assert set(replica["runs"]) == {
         "none@0#0",
         *(f"{s}@{budget}#0" for s in ("doubt", "tag", "oracle", "random-1")),
     }
-    assert all(0.0 <= ap <= 1.0 for ap in result["runs"].values())
+    assert all(0.0 <= ap <= 1.0 for ap in replica["runs"].values())
     assert result["summary"][0]["budget"] == budget
     # The corrections went through the project and `export --only edited`: exactly the picked images,
     # holding the true instances.
-    root = out / "synth"
-    truth = json.loads((root / "data" / "pool" / "annotations.json").read_text())
+    root = out / "synth" / "weak-seed-0"
+    truth = json.loads((out / "synth" / "data" / "pool" / "annotations.json").read_text())
     picked = json.loads((root / "corrections-oracle-3" / "corrections.json").read_text())
     ids = [im["id"] for im in picked["images"]]
     assert len(ids) == budget
@@ -46,6 +48,29 @@ def test_the_loop_runs_end_to_end_on_synthetic_data(tmp_path: Path, monkeypatch:
     config = yaml.safe_load((root / f"tune-oracle-{budget}-s0" / "train.yaml").read_text())
     assert Path(config["init_from"]).parent == root / "weak"
     assert [Path(s["ann_file"]).name for s in config["train"]] == ["annotations.json", "corrections.json"]
-    errors = result["picked_error"]
+    errors = replica["picked_error"]
     assert errors[f"oracle@{budget}"] == max(v for k, v in errors.items() if k.endswith(f"@{budget}"))
     assert np.isfinite(list(errors.values())).all()
+
+
+def test_the_summary_averages_each_replica_first_and_pairs_doubt_with_random(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bench_loop
+
+    def replica(doubt: float, randoms: list[float]) -> dict[str, object]:
+        runs = {"none@0#0": 0.1, "doubt@5#0": doubt, "tag@5#0": 0.2, "oracle@5#0": 0.9}
+        runs |= {f"random-{i}@5#0": ap for i, ap in enumerate(randoms)}
+        return {"weak_seed": 0, "AP_before": 0.0, "picked_error": {}, "runs": runs}
+
+    result = {"replicas": [replica(0.5, [0.2, 0.4]), replica(0.3, [0.4, 0.6])]}
+    [row] = bench_loop.summary(result)
+    # Written out: replica 1 random 0.3, replica 2 random 0.5; doubt - random = +0.2 and -0.2.
+    assert row["random"] == pytest.approx(0.4)
+    assert row["doubt"] == pytest.approx(0.4)
+    assert row["doubt_minus_random_each"] == pytest.approx([0.2, -0.2])
+    assert row["doubt_above_random"] == 1
+    assert row["random_runs"] == 4
+    assert row["random_sd"] == pytest.approx(np.std([0.2, 0.4, 0.4, 0.6]), abs=1e-4)
+    assert row["doubt_gap_closed"] == pytest.approx(0.0)
