@@ -1,6 +1,7 @@
 """The labelling loop, simulated: do corrections of the images the doubt ranking picks make a better model?
 
-For each dataset (`fly`: the real 2-fly clip; `synth`: synthetic geckos; loop_data.py says how):
+For each dataset (`fly`: the real 2-fly clip, a pool of frames all new to the weak model; `fly-video`: the
+same clip, a pool from the whole video; `synth`: synthetic geckos; loop_data.py says how):
   1. train a weak model on a small labelled subset; measure its AP on held-out frames (AP before);
      predict the unlabelled pool (a results file) and open it as a labelling project;
   2. rank the pool: `doubt` (the companion's ranking, `aegroup.decode.doubt.image_doubt`), `tag` (the
@@ -16,7 +17,7 @@ loop (weak model, ranking, fine-tunes) is replicated once per `weak_seeds`, so t
 doubt and random is measured in each replica, not only once.
 Prints the tables and writes OUT/loop.json.
 
-    python benchmarks/bench_loop.py                        # both datasets, CPU sizes
+    python benchmarks/bench_loop.py                        # the three datasets, CPU sizes
     python benchmarks/bench_loop.py --gpu --out $OUT       # one GPU (the gpu preset)
     python benchmarks/bench_loop.py --preset smoke         # a few steps: checks the pipeline runs
     python benchmarks/bench_loop.py --dataset synth --set tune_steps=50 --rank-only
@@ -51,6 +52,7 @@ from aegroup.io.results import load_results
 from aegroup.io.review import project_from_results
 from aegroup.schema import load_schema
 
+DATASETS = ("fly", "fly-video", "synth")
 RANKED = ("doubt", "tag", "oracle")
 """The rankings besides the random ones, in table order."""
 
@@ -125,9 +127,9 @@ def run_dataset(
     start = time.perf_counter()
     sizes = {"labelled": settings.labelled, "pool": settings.pool, "test": settings.test}
     data = (
-        fly_data(out / "data", sizes, settings.fly_crop)
-        if name == "fly"
-        else synth_data(out / "data", sizes, settings.synth_size, settings.seed)
+        synth_data(out / "data", sizes, settings.synth_size, settings.seed)
+        if name == "synth"
+        else fly_data(out / "data", sizes, settings.fly_crop, whole_video=name == "fly-video")
     )
     replicas = [
         run_replica(data, seed, settings, out / f"weak-seed-{seed}", echo, rank_only)
@@ -304,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--dataset", choices=("fly", "synth", "both"), default="both")
+    parser.add_argument("--dataset", choices=(*DATASETS, "all"), default="all")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--gpu", action="store_true", help="the gpu preset (same as --preset gpu)")
     parser.add_argument("--device", help="override the preset's device (e.g. cpu to try the gpu preset)")
@@ -321,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         settings = parse_settings(args)
-        names = ("fly", "synth") if args.dataset == "both" else (args.dataset,)
+        names = DATASETS if args.dataset == "all" else (args.dataset,)
         figures: dict[str, Any] = {
             "preset": args.preset,
             "settings": settings.model_dump(mode="json"),

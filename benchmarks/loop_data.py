@@ -7,6 +7,10 @@
   it meets new situations later, as one trained on the first minutes of a video does), the pool and the
   held-out test frames from frames 1,000 on, in alternating blocks of `block` frames (pool, pool, test),
   with the frames next to a pool/test boundary left out, so that no test frame has a near-copy in the pool.
+  Every pool frame is then new to the weak model.
+- `fly-video`: the same labelled subset, but the pool and test blocks span the whole clip (less the
+  labelled frames), as when a person labels the first minutes of a video and wants the rest: most of the
+  pool is then like what the weak model has seen, and a third of it is new.
 - `synth`: synthetic images of a second skeleton (`aegroup.synth`), each split from its own seed.
 """
 
@@ -43,9 +47,10 @@ class Split:
 
 @dataclass(frozen=True)
 class LoopData:
-    """A dataset prepared for the loop: its skeleton file and the three splits."""
+    """A dataset prepared for the loop: its name, kind of images (`fly` or `synth`), skeleton, splits."""
 
     name: str
+    kind: str
     schema_file: Path
     splits: dict[str, Split]
 
@@ -63,10 +68,16 @@ def spread(items: list[int], count: int) -> list[int]:
 
 
 def fly_data(
-    out: Path, sizes: dict[str, int], crop: int = 320, moving: int = 1000, block: int = 30
+    out: Path,
+    sizes: dict[str, int],
+    crop: int = 320,
+    moving: int = 1000,
+    block: int = 30,
+    whole_video: bool = False,
 ) -> LoopData:
-    """Crops of the fly clip: labelled from frames [0, moving), pool and test from [moving, end) (module
-    docstring); only frames whose flies fit in the crop (with 8 pixels to spare) are used."""
+    """Crops of the fly clip: labelled from frames [0, moving), pool and test from [moving, end), or from
+    the whole clip less the labelled frames when `whole_video` (module docstring); only frames whose flies
+    fit in the crop (with 8 pixels to spare) are used."""
     slp = default_data() / "sleap" / "clip.slp"
     if not slp.is_file():
         raise AegroupError(
@@ -75,16 +86,13 @@ def fly_data(
     poses = load_poses(slp, video=slp.with_name("clip.mp4"))
     fits = [i for i, f in enumerate(poses.frames) if f.num_instances >= 1 and _span(f.keypoints) <= crop - 16]
     index = {i: int(poses.frames[i].frame_index) for i in fits}
-    still = [i for i in fits if index[i] < moving]
+    labelled = spread([i for i in fits if index[i] < moving], sizes["labelled"])
+    start = 0 if whole_video else moving
     # Position within the (pool, pool, test) cycle of blocks; frames within 5 of a pool/test edge are skipped.
-    phase = {i: (index[i] - moving) % (3 * block) for i in fits if index[i] >= moving}
-    test = [i for i, p in phase.items() if 2 * block + 5 <= p < 3 * block - 5]
-    pool = [i for i, p in phase.items() if 5 <= p < 2 * block - 5]
-    chosen = {
-        "labelled": spread(still, sizes["labelled"]),
-        "pool": spread(pool, sizes["pool"]),
-        "test": spread(test, sizes["test"]),
-    }
+    phase = {i: (index[i] - start) % (3 * block) for i in set(fits) - set(labelled) if index[i] >= start}
+    test = sorted(i for i, p in phase.items() if 2 * block + 5 <= p < 3 * block - 5)
+    pool = sorted(i for i, p in phase.items() if 5 <= p < 2 * block - 5)
+    chosen = {"labelled": labelled, "pool": spread(pool, sizes["pool"]), "test": spread(test, sizes["test"])}
     image_dir = out / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
     schema_file = out / "skeleton.yaml"
@@ -96,7 +104,7 @@ def fly_data(
         frames = sorted(chosen[name], key=index.__getitem__)
         ann_file = _write_crops(poses, frames, reader, crop, image_dir, out / f"{name}.json")
         splits[name] = Split(ann_file, image_dir)
-    return LoopData("fly", schema_file, splits)
+    return LoopData("fly-video" if whole_video else "fly", "fly", schema_file, splits)
 
 
 def _span(keypoints: np.ndarray) -> float:
@@ -149,4 +157,4 @@ def synth_data(out: Path, sizes: dict[str, int], size: int = 128, seed: int = 0)
             spacing=0.8,
         )
         splits[name] = Split(ann, out / name / "images")
-    return LoopData("synth", schema_file, splits)
+    return LoopData("synth", "synth", schema_file, splits)

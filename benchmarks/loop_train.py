@@ -108,7 +108,7 @@ def train_run(
         "train": sources,
         "init_from": None if init_from is None else str(init_from),
         "model": {"preset": "tiny"},
-        "input_size": settings.fly_input if data.name == "fly" else settings.synth_input,
+        "input_size": settings.fly_input if data.kind == "fly" else settings.synth_input,
         "batch_size": settings.batch,
         "max_steps": steps,
         "optim": {
@@ -118,7 +118,7 @@ def train_run(
         },
         # The demo's settings for a tiny model (aegroup/demo.py says why).
         "loss": {"kind": "max", "push_weight": 1e-2, "pull_weight": 1e-2},
-        "augment": _augment(data.name),
+        "augment": _augment(data.kind),
         "decode": {"detection_threshold": 0.3, "use_detection_val": False},
         "workers": settings.workers,
         "device": settings.device,
@@ -132,9 +132,9 @@ def train_run(
     return train(load_train_config(out / "train.yaml")).checkpoint
 
 
-def _augment(name: str) -> dict[str, Any]:
+def _augment(kind: str) -> dict[str, Any]:
     """Flies turn any way and have left/right pairs to flip; synthetic geckos tell sides by colour."""
-    if name == "fly":
+    if kind == "fly":
         return {"rotation": 180.0, "flip_prob": 0.5, "scale_min": 0.8, "scale_max": 1.25}
     return {"flip_prob": 0.0}
 

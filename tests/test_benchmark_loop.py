@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import real_data_root
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -74,3 +75,32 @@ def test_the_summary_averages_each_replica_first_and_pairs_doubt_with_random(
     assert row["random_runs"] == 4
     assert row["random_sd"] == pytest.approx(np.std([0.2, 0.4, 0.4, 0.6]), abs=1e-4)
     assert row["doubt_gap_closed"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("whole_video", [False, True])
+def test_the_fly_splits_keep_test_frames_away_from_the_pool_and_the_labelled_subset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_video: bool
+) -> None:
+    if not (real_data_root() / "sleap" / "clip.slp").is_file():
+        pytest.skip(f"real test data not found at {real_data_root() / 'sleap'} (set AEGROUP_TEST_DATA)")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import loop_data
+
+    sizes = {"labelled": 5, "pool": 24, "test": 8}
+    data = loop_data.fly_data(tmp_path, sizes, crop=256, whole_video=whole_video)
+    assert data.name == ("fly-video" if whole_video else "fly") and data.kind == "fly"
+    # Image ids are frame index + 1.
+    frames = {
+        name: [im["id"] - 1 for im in json.loads(split.ann_file.read_text())["images"]]
+        for name, split in data.splits.items()
+    }
+    assert {name: len(f) for name, f in frames.items()} == sizes
+    assert max(frames["labelled"]) < 1000
+    assert not set(frames["labelled"]) & (set(frames["pool"]) | set(frames["test"]))
+    gap = min(abs(p - t) for p in frames["pool"] for t in frames["test"])
+    assert gap > 5
+    start = 0 if whole_video else 1000
+    assert min(frames["pool"] + frames["test"]) >= start
+    # The whole-video pool holds frames of the still part and of the moving part alike.
+    assert (min(frames["pool"]) < 1000) == whole_video
+    assert max(frames["pool"]) >= 1000
