@@ -36,7 +36,17 @@ from typing import Any
 import numpy as np
 import yaml
 from loop_data import LoopData, Split, fly_data, synth_data
-from loop_train import PRESETS, Settings, TuneJob, held_out_ap, predict, run_jobs, source, train_run
+from loop_train import (
+    PRESETS,
+    Settings,
+    TuneJob,
+    held_out_ap,
+    part_aps,
+    predict,
+    run_jobs,
+    source,
+    train_run,
+)
 from pydantic import ValidationError
 
 from aegroup.decode.doubt import image_doubt, tag_doubt
@@ -176,11 +186,16 @@ def run_replica(
         },
         "runs": {},
     }
+    # Where each run left its held-out results, for the AP on each part of the held-out frames.
+    folders = {"before": out / "weak"}
     if not rank_only:
         jobs = tune_jobs(data, project, orders, budgets, truth, sigmas, settings, out)
         echo(f"{data.name} (weak seed {seed}): {len(jobs)} fine-tuning runs, {settings.jobs} at a time")
         aps = run_jobs(data, weak, jobs, settings)
         figures["runs"] = {job.key: aps[job.key] for job in jobs}
+        folders |= {job.key: job.folder for job in jobs}
+    if data.parts:
+        figures["parts"] = {key: part_aps(data, path / "test-results.json") for key, path in folders.items()}
     figures["seconds"] = round(time.perf_counter() - start, 1)
     return figures
 
@@ -273,6 +288,7 @@ def table(result: dict[str, Any]) -> str:
                 f"{r['doubt_minus_random']:+.3f} ({each}) | {r['doubt_above_random']}/{len(replicas)} "
                 f"| {closed} |"
             )
+    lines += part_lines(replicas)
     picked: dict[tuple[str, int], list[float]] = {}
     for r in replicas:
         for key, value in r["picked_error"].items():
@@ -282,6 +298,34 @@ def table(result: dict[str, Any]) -> str:
         named = [f"{k} {np.mean(v):.3f}" for (k, b), v in picked.items() if b == budget]
         lines.append(f"true error of the {budget} picked: {', '.join(named)}")
     return "\n".join(lines)
+
+
+def part_lines(replicas: list[dict[str, Any]]) -> list[str]:
+    """AP on each part of the held-out frames (when the data has parts), before and after each ranking's
+    corrections: averaged over a replica's runs, then over the replicas."""
+    if "parts" not in replicas[0]:
+        return []
+    names = list(replicas[0]["parts"]["before"])
+    groups: dict[tuple[str, int], list[np.ndarray]] = {}
+    for replica in replicas:
+        own: dict[tuple[str, int], list[list[float]]] = {}
+        for key, aps in replica["parts"].items():
+            strategy, _, rest = key.partition("@")
+            group = (_kind(strategy), int(rest.split("#")[0]) if rest else 0)
+            own.setdefault(group, []).append([aps[name] for name in names])
+        for group, rows in own.items():
+            groups.setdefault(group, []).append(np.mean(rows, axis=0))
+
+    def ap(kind: str, budget: int) -> str:
+        return " / ".join(f"{v:.3f}" for v in np.mean(groups[(kind, budget)], axis=0))
+
+    lines = [f"AP on the held-out {' / '.join(names)} frames: before {ap('before', 0)}"]
+    if ("none", 0) in groups:
+        lines[0] += f", fine-tuned without corrections {ap('none', 0)}"
+    for budget in sorted({b for _, b in groups if b}):
+        kinds = [kind for kind in (*RANKED, "random") if (kind, budget) in groups]
+        lines.append(f"  after {budget} corrections: " + ", ".join(f"{k} {ap(k, budget)}" for k in kinds))
+    return lines
 
 
 def parse_settings(args: argparse.Namespace) -> Settings:

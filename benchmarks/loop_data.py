@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +47,14 @@ class Split:
 
 @dataclass(frozen=True)
 class LoopData:
-    """A dataset prepared for the loop: its name, kind of images (`fly` or `synth`), skeleton, splits."""
+    """A dataset prepared for the loop: its name, kind of images (`fly` or `synth`), skeleton, splits, and
+    the held-out image ids of each part AP is also reported on (fly-video: `still`, `moving`)."""
 
     name: str
     kind: str
     schema_file: Path
     splits: dict[str, Split]
+    parts: dict[str, frozenset[int]] = field(default_factory=dict)
 
 
 def default_data() -> Path:
@@ -104,7 +106,14 @@ def fly_data(
         frames = sorted(chosen[name], key=index.__getitem__)
         ann_file = _write_crops(poses, frames, reader, crop, image_dir, out / f"{name}.json")
         splits[name] = Split(ann_file, image_dir)
-    return LoopData("fly-video" if whole_video else "fly", "fly", schema_file, splits)
+    if not whole_video:
+        return LoopData("fly", "fly", schema_file, splits)
+    # Image ids are frame index + 1 (_write_crops).
+    parts = {
+        "still": frozenset(index[i] + 1 for i in chosen["test"] if index[i] < moving),
+        "moving": frozenset(index[i] + 1 for i in chosen["test"] if index[i] >= moving),
+    }
+    return LoopData("fly-video", "fly", schema_file, splits, parts)
 
 
 def _span(keypoints: np.ndarray) -> float:

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aegroup.eval import evaluate
 from aegroup.io.atomic import atomic_write_text
+from aegroup.io.jsonfile import read_json
+from aegroup.io.results import load_results
 
 
 class Settings(BaseModel):
@@ -159,6 +161,24 @@ def held_out_ap(checkpoint: Path, data: LoopData, out: Path, settings: Settings)
     """COCO keypoint AP of a checkpoint on the held-out frames."""
     results = predict(checkpoint, data.splits["test"], out / "test-results.json", settings)
     return round(evaluate(data.splits["test"].ann_file, results)["AP"], 4)
+
+
+def part_aps(data: LoopData, results: Path) -> dict[str, float]:
+    """AP of a held-out results file on each part of the held-out frames (none when the data has no parts)."""
+    if not data.parts:
+        return {}
+    truth = read_json(data.splits["test"].ann_file, "held-out frames")
+    found = [a.model_dump(exclude_none=True) for a in load_results(results).annotations]
+    aps = {}
+    for part, ids in data.parts.items():
+        subset = dict(
+            truth,
+            images=[im for im in truth["images"] if im["id"] in ids],
+            annotations=[a for a in truth["annotations"] if a["image_id"] in ids],
+        )
+        picked = [a for a in found if a["image_id"] in ids]
+        aps[part] = round(evaluate(subset, picked, data.schema_file)["AP"], 4)
+    return aps
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from the weak model on two sources, evaluate (benchmarks/bench_loop.py --preset 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -104,3 +105,47 @@ def test_the_fly_splits_keep_test_frames_away_from_the_pool_and_the_labelled_sub
     # The whole-video pool holds frames of the still part and of the moving part alike.
     assert (min(frames["pool"]) < 1000) == whole_video
     assert max(frames["pool"]) >= 1000
+
+
+def test_part_aps_scores_each_part_of_the_held_out_frames_on_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import loop_data
+    import loop_train
+
+    from aegroup.io.results import build_results, save_results
+    from aegroup.schema import load_schema
+
+    data = loop_data.synth_data(tmp_path / "data", {"labelled": 1, "pool": 1, "test": 4}, size=64)
+    truth = json.loads(data.splits["test"].ann_file.read_text())
+    ids = sorted(im["id"] for im in truth["images"])
+    data = dataclasses.replace(data, parts={"right": frozenset(ids[:2]), "wrong": frozenset(ids[2:])})
+    annotations = []
+    for a in truth["annotations"]:
+        kp = np.asarray(a["keypoints"], dtype=float).reshape(-1, 3)
+        kp[:, 2] = kp[:, 2] > 0
+        if a["image_id"] in data.parts["wrong"]:
+            kp[:, :2] += 40.0  # far from every true joint
+        annotations.append({"image_id": a["image_id"], "keypoints": kp.ravel().tolist(), "score": 1.0})
+    results = tmp_path / "results.json"
+    save_results(results, build_results(load_schema(data.schema_file), truth["images"], annotations))
+    assert loop_train.part_aps(data, results) == {"right": pytest.approx(1.0), "wrong": pytest.approx(0.0)}
+    assert loop_train.part_aps(dataclasses.replace(data, parts={}), results) == {}
+
+
+def test_the_part_lines_average_each_replica_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bench_loop
+
+    def parts(still: float, randoms: list[float]) -> dict[str, dict[str, float]]:
+        out = {"before": {"still": still, "moving": 0.1}, "doubt@5#0": {"still": still, "moving": 0.5}}
+        return out | {f"random-{i}@5#0": {"still": 0.9, "moving": ap} for i, ap in enumerate(randoms)}
+
+    replicas = [{"parts": parts(0.8, [0.2, 0.4])}, {"parts": parts(0.6, [0.6])}]
+    # Written out: random's moving AP is 0.3 in the first replica, 0.6 in the second.
+    assert bench_loop.part_lines(replicas) == [
+        "AP on the held-out still / moving frames: before 0.700 / 0.100",
+        "  after 5 corrections: doubt 0.700 / 0.500, random 0.900 / 0.450",
+    ]
+    assert bench_loop.part_lines([{"runs": {}}]) == []
