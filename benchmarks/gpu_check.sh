@@ -200,8 +200,8 @@ step_fly() {
 }
 
 step_loop() {
-    # The labelling loop on the fly clip (docs/performance.md#the-labelling-loop), one GPU, five fine-tunes at a time.
-    local args=(--dataset fly --out "$WORK/loop")
+    # The labelling loop on the fly video (docs/performance.md#the-labelling-loop), one GPU, five fine-tunes at a time.
+    local args=(--dataset fly-video --out "$WORK/loop")
     if [[ $QUICK == 1 ]]; then
         args+=(--preset smoke --set "budgets=[0.2]")
         echo "QUICK=1: the smoke preset (a few steps), not the real one"
@@ -324,7 +324,7 @@ main() {
     wanted demo && run_step demo 190 "aegroup demo"
     wanted predict && run_step predict 45 "aegroup predict of the demo checkpoint on CPU and GPU, evaluated"
     wanted fly && run_step fly 280 "benchmarks/bench_real_fly.py --gpu: the fly recipe at full resolution"
-    wanted loop && run_step loop 240 "benchmarks/bench_loop.py --gpu --dataset fly: the labelling loop"
+    wanted loop && run_step loop 240 "benchmarks/bench_loop.py --gpu --dataset fly-video: the labelling loop"
     wanted onnx && run_step onnx 60 "benchmarks/bench_onnx.py: ONNX Runtime vs PyTorch on the GPU"
     summary | tee "$OUT/summary.txt"
 }
