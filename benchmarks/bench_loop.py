@@ -1,7 +1,8 @@
 """The labelling loop, simulated: do corrections of the images the doubt ranking picks make a better model?
 
 For each dataset (`fly`: the real 2-fly clip, a pool of frames all new to the weak model; `fly-video`: the
-same clip, a pool from the whole video; `synth`: synthetic geckos; loop_data.py says how):
+same clip, a pool from the whole video; `synth`: synthetic geckos; loop_data.py says how; `--labels` puts
+the labels of your own video in place of the clip):
   1. train a weak model on a small labelled subset; measure its AP on held-out frames (AP before);
      predict the unlabelled pool (a results file) and open it as a labelling project;
   2. rank the pool: `doubt` (the companion's ranking, `aegroup.decode.doubt.image_doubt`), `tag` (the
@@ -22,6 +23,7 @@ Prints the tables and writes OUT/loop.json.
     python benchmarks/bench_loop.py --gpu --out $OUT       # one GPU (the gpu preset)
     python benchmarks/bench_loop.py --preset smoke         # a few steps: checks the pipeline runs
     python benchmarks/bench_loop.py --dataset synth --set tune_steps=50 --rank-only
+    python benchmarks/bench_loop.py --dataset fly-video --labels my.slp --set split=600 --set fly_crop=256
 """
 
 from __future__ import annotations
@@ -140,7 +142,16 @@ def run_dataset(
     data = (
         synth_data(out / "data", sizes, settings.synth_size, settings.seed)
         if name == "synth"
-        else fly_data(out / "data", sizes, settings.fly_crop, whole_video=name == "fly-video")
+        else fly_data(
+            out / "data",
+            sizes,
+            settings.fly_crop,
+            settings.split,
+            settings.block,
+            whole_video=name == "fly-video",
+            labels=None if settings.labels is None else Path(settings.labels),
+            video=None if settings.video is None else Path(settings.video),
+        )
     )
     replicas = [
         run_replica(data, seed, settings, out / f"weak-seed-{seed}", echo, rank_only)
@@ -330,15 +341,16 @@ def part_lines(replicas: list[dict[str, Any]]) -> list[str]:
 
 
 def parse_settings(args: argparse.Namespace) -> Settings:
-    """The preset with `--set` overrides and `--device` applied."""
+    """The preset with `--set` overrides and `--device`, `--labels`, `--video` applied."""
     fields = dict(PRESETS[args.preset])
     for pair in args.set:
         name, sep, value = pair.partition("=")
         if not sep:
             raise AegroupError(f"--set: expected FIELD=VALUE, got '{pair}'")
         fields[name.strip()] = yaml.safe_load(value)
-    if args.device:
-        fields["device"] = args.device
+    for name in ("device", "labels", "video"):
+        if getattr(args, name):
+            fields[name] = str(getattr(args, name))
     try:
         return Settings.model_validate(fields)
     except ValidationError as err:
@@ -355,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--gpu", action="store_true", help="the gpu preset (same as --preset gpu)")
     parser.add_argument("--device", help="override the preset's device (e.g. cpu to try the gpu preset)")
+    parser.add_argument("--labels", type=Path, help="fly datasets: labels of your own video (any format)")
+    parser.add_argument("--video", type=Path, help="the video of --labels, when not where the labels say")
     parser.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="override a setting"
     )

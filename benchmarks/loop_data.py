@@ -1,23 +1,24 @@
 """Data of the loop benchmark (`bench_loop.py`): a labelled subset, an unlabelled pool, held-out frames.
 
-- `fly`: the real 2-fly clip (sleap/clip.slp + clip.mp4, read with aegroup's own readers). A window of
-  `crop` x `crop` pixels at native resolution is cut around the two flies of each chosen frame and
-  written as PNG. The flies hardly move in the clip's first 1,000 frames, then walk to another part of the
-  arena and court, closer together: the labelled subset comes from the still part (a model trained on
-  it meets new situations later, as one trained on the first minutes of a video does), the pool and the
-  held-out test frames from frames 1,000 on, in alternating blocks of `block` frames (pool, pool, test),
-  with the frames next to a pool/test boundary left out, so that no test frame has a near-copy in the pool.
-  Every pool frame is then new to the weak model.
-- `fly-video`: the same labelled subset, but the pool and test blocks span the whole clip (less the
-  labelled frames), as when a person labels the first minutes of a video and wants the rest: most of the
-  pool is then like what the weak model has seen, and a third of it is new.
+- `fly`: the real 2-fly clip (sleap/clip.slp + clip.mp4, read with aegroup's own readers), or the labels
+  of any other video (`labels`, in any format `aegroup convert` reads, and `video`). A window of `crop` x
+  `crop` pixels at native resolution is cut around the animals of each chosen frame and written as PNG.
+  The flies hardly move in the clip's first 1,000 frames (`split`), then walk to another part of the
+  arena and court, closer together: the labelled subset comes from the frames before `split` (a model
+  trained on them meets new situations later, as one trained on the first minutes of a video does), the
+  pool and the held-out test frames from `split` on, in alternating blocks of `block` frames (pool, pool,
+  test), with the frames next to a pool/test boundary (5, or a quarter block) left out, so that no test
+  frame has a near-copy in the pool. Every pool frame is then new to the weak model.
+- `fly-video`: the same labelled subset, but the pool and test blocks span the whole video (less the
+  labelled frames), as when a person labels the first minutes of a video and wants the rest; AP is also
+  reported on the held-out frames before `split` (`early`) and after it (`late`).
 - `synth`: synthetic images of a second skeleton (`aegroup.synth`), each split from its own seed.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ class Split:
 @dataclass(frozen=True)
 class LoopData:
     """A dataset prepared for the loop: its name, kind of images (`fly` or `synth`), skeleton, splits, and
-    the held-out image ids of each part AP is also reported on (fly-video: `still`, `moving`)."""
+    the held-out image ids of each part AP is also reported on (fly-video: `early`, `late`)."""
 
     name: str
     kind: str
@@ -73,27 +74,42 @@ def fly_data(
     out: Path,
     sizes: dict[str, int],
     crop: int = 320,
-    moving: int = 1000,
+    split: int = 1000,
     block: int = 30,
     whole_video: bool = False,
+    labels: Path | None = None,
+    video: Path | None = None,
 ) -> LoopData:
-    """Crops of the fly clip: labelled from frames [0, moving), pool and test from [moving, end), or from
-    the whole clip less the labelled frames when `whole_video` (module docstring); only frames whose flies
-    fit in the crop (with 8 pixels to spare) are used."""
-    slp = default_data() / "sleap" / "clip.slp"
-    if not slp.is_file():
+    """Crops of a labelled video (the fly clip unless `labels`): labelled from frames [0, split), pool and
+    test from [split, end), or from the whole video less the labelled frames when `whole_video` (module
+    docstring); only frames whose animals fit in the crop (with 8 pixels to spare) are used."""
+    poses = _video_poses(labels, video)
+    first = poses.frames[0]
+    if crop > min(first.width, first.height):
         raise AegroupError(
-            f"{slp}: the fly clip is missing (set AEGROUP_TEST_DATA to the shared data folder)"
+            f"{labels or 'fly clip'}: fly_crop {crop} is larger than the video's frames "
+            f"({first.width} x {first.height}); pass --set fly_crop=N"
         )
-    poses = load_poses(slp, video=slp.with_name("clip.mp4"))
     fits = [i for i, f in enumerate(poses.frames) if f.num_instances >= 1 and _span(f.keypoints) <= crop - 16]
     index = {i: int(poses.frames[i].frame_index) for i in fits}
-    labelled = spread([i for i in fits if index[i] < moving], sizes["labelled"])
-    start = 0 if whole_video else moving
-    # Position within the (pool, pool, test) cycle of blocks; frames within 5 of a pool/test edge are skipped.
+    early = [i for i in fits if index[i] < split]
+    if not early:
+        raise AegroupError(
+            f"{labels or 'fly clip'}: split {split}: no labelled frame whose animals fit in fly_crop "
+            f"{crop} comes before it; pass --set split=N"
+        )
+    labelled = spread(early, sizes["labelled"])
+    start = 0 if whole_video else split
+    # Position within the (pool, pool, test) cycle of blocks; frames near a pool/test edge are skipped.
     phase = {i: (index[i] - start) % (3 * block) for i in set(fits) - set(labelled) if index[i] >= start}
-    test = sorted(i for i, p in phase.items() if 2 * block + 5 <= p < 3 * block - 5)
-    pool = sorted(i for i, p in phase.items() if 5 <= p < 2 * block - 5)
+    edge = min(5, block // 4)
+    test = sorted(i for i, p in phase.items() if 2 * block + edge <= p < 3 * block - edge)
+    pool = sorted(i for i, p in phase.items() if edge <= p < 2 * block - edge)
+    if len(pool) < 2 or not test:
+        raise AegroupError(
+            f"{labels or 'fly clip'}: split {split}: {len(pool)} labelled frames for the pool and "
+            f"{len(test)} for the test after it; the loop needs at least 2 and 1 (pass --set split=N)"
+        )
     chosen = {"labelled": labelled, "pool": spread(pool, sizes["pool"]), "test": spread(test, sizes["test"])}
     image_dir = out / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
@@ -110,10 +126,30 @@ def fly_data(
         return LoopData("fly", "fly", schema_file, splits)
     # Image ids are frame index + 1 (_write_crops).
     parts = {
-        "still": frozenset(index[i] + 1 for i in chosen["test"] if index[i] < moving),
-        "moving": frozenset(index[i] + 1 for i in chosen["test"] if index[i] >= moving),
+        "early": frozenset(index[i] + 1 for i in chosen["test"] if index[i] < split),
+        "late": frozenset(index[i] + 1 for i in chosen["test"] if index[i] >= split),
     }
     return LoopData("fly-video", "fly", schema_file, splits, parts)
+
+
+def _video_poses(labels: Path | None, video: Path | None) -> PoseSet:
+    """The labelled frames of the first video of `labels` (the shared fly clip when None), in frame order."""
+    if labels is None:
+        labels = default_data() / "sleap" / "clip.slp"
+        if not labels.is_file():
+            raise AegroupError(
+                f"{labels}: the fly clip is missing (set AEGROUP_TEST_DATA to the shared data folder)"
+            )
+        video = labels.with_name("clip.mp4")
+    poses = load_poses(labels, video=video)
+    if not poses.videos:
+        raise AegroupError(f"{labels}: not the labels of a video (it names no video file)")
+    frames = [f for f in poses.frames if (f.video or 0) == 0 and f.frame_index is not None]
+    if not frames:
+        raise AegroupError(f"{labels}: no labelled frame of its video {poses.videos[0].path}")
+    if not Path(poses.videos[0].path).is_file():
+        raise AegroupError(f"{labels}: video {poses.videos[0].path} not found (pass --video FILE)")
+    return replace(poses, frames=sorted(frames, key=lambda f: int(f.frame_index or 0)))
 
 
 def _span(keypoints: np.ndarray) -> float:

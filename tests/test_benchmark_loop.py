@@ -149,3 +149,83 @@ def test_the_part_lines_average_each_replica_first(monkeypatch: pytest.MonkeyPat
         "  after 5 corrections: doubt 0.700 / 0.500, random 0.900 / 0.450",
     ]
     assert bench_loop.part_lines([{"runs": {}}]) == []
+
+
+def circling_critters(folder: Path, frames: int = 100) -> Path:
+    """Two critters circling a 128 x 96 video, their joints drawn as white dots; labels saved as SLEAP."""
+    pytest.importorskip("sleap_io")
+    from conftest import encode_video
+    from posesets import critter
+
+    from aegroup.io.formats import save_poses
+    from aegroup.io.poses import VISIBLE, Frame, PoseSet, VideoRef
+
+    schema = critter()
+    offsets = np.column_stack([np.linspace(-10, 10, schema.num_joints), np.zeros(schema.num_joints)])
+    pixels, labelled = [], []
+    for t in range(frames):
+        angle = 2 * np.pi * t / frames
+        centre = np.array([64 + 30 * np.cos(angle), 48 + 20 * np.sin(angle)])
+        kp = np.full((2, schema.num_joints, 3), float(VISIBLE))
+        image = np.full((96, 128, 3), 40, np.uint8)
+        for a in range(2):
+            kp[a, :, :2] = (centre + offsets + [0, 12 * a - 6]).round()
+            for x, y in kp[a, :, :2].astype(int):
+                image[y - 1 : y + 2, x - 1 : x + 2] = 255
+        pixels.append(image)
+        labelled.append(Frame.build(t + 1, 128, 96, kp, track=[0, 1], video=0, frame_index=t))
+    video = encode_video(folder / "walk.mp4", pixels)
+    poses = PoseSet(schema, labelled, tracks=["a", "b"], videos=[VideoRef(str(video), 128, 96, frames)])
+    return save_poses(poses, folder / "walk.slp")
+
+
+def test_the_fly_splits_take_the_labels_of_another_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import loop_data
+
+    from aegroup.errors import AegroupError
+    from aegroup.io.coco import read_rgb
+
+    labels = circling_critters(tmp_path)
+    sizes = {"labelled": 4, "pool": 12, "test": 6}
+    data = loop_data.fly_data(
+        tmp_path / "loop", sizes, 64, split=30, block=10, whole_video=True, labels=labels
+    )
+    frames = {name: json.loads(split.ann_file.read_text()) for name, split in data.splits.items()}
+    assert {name: len(c["images"]) for name, c in frames.items()} == sizes
+    assert max(im["id"] - 1 for im in frames["labelled"]["images"]) < 30
+    test_ids = {im["id"] for im in frames["test"]["images"]}
+    assert data.parts["early"] | data.parts["late"] == test_ids
+    assert min(data.parts["late"]) > 30 >= max(data.parts["early"])
+    # Each crop holds its animals where its labels say: a white dot under every labelled joint.
+    for coco in frames.values():
+        for image in coco["images"]:
+            pixels = read_rgb(data.splits["test"].image_dir / image["file_name"])
+            assert pixels.shape == (64, 64, 3)
+            for a in (a for a in coco["annotations"] if a["image_id"] == image["id"]):
+                xy = np.asarray(a["keypoints"]).reshape(-1, 3)[:, :2].round().astype(int)
+                assert (pixels[xy[:, 1], xy[:, 0]].mean(axis=1) > 150).all()
+    with pytest.raises(AegroupError, match="fly_crop 128 is larger than the video's frames"):
+        loop_data.fly_data(tmp_path / "x", sizes, 128, split=30, labels=labels)
+    with pytest.raises(AegroupError, match="split 200: 0 labelled frames for the pool"):
+        loop_data.fly_data(tmp_path / "x", sizes, 64, split=200, labels=labels)
+
+
+@pytest.mark.slow
+def test_the_loop_ranks_the_pool_of_your_own_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bench_loop
+
+    labels = circling_critters(tmp_path)
+    out = tmp_path / "loop"
+    own = ["--preset", "smoke", "--dataset", "fly-video", "--labels", str(labels), "--out", str(out)]
+    assert bench_loop.main([*own, "--set", "split=30", "--set", "fly_crop=64", "--rank-only"]) == 0
+    result = json.loads((out / "loop.json").read_text())["datasets"]["fly-video"]
+    assert result["images"] == {"labelled": 6, "pool": 10, "test": 4}
+    assert set(result["replicas"][0]["parts"]["before"]) == {"early", "late"}
+    assert bench_loop.main([*own, "--set", "split=30", "--set", "fly_crop=200"]) == 2
+    assert "fly_crop 200 is larger than the video's frames (128 x 96)" in capsys.readouterr().err
