@@ -80,6 +80,7 @@ def val_ap(checkpoint: Path, root: Path, out: Path) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
 def test_trained_tiny_model_beats_untrained(kite_data: Path, tmp_path: Path) -> None:
     import torch
 
