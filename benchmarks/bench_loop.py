@@ -19,7 +19,7 @@ doubt and random is measured in each replica, not only once.
 Prints the tables and writes OUT/loop.json.
 
     python benchmarks/bench_loop.py                        # the three datasets, CPU sizes
-    python benchmarks/bench_loop.py --dataset fly-video --preset cpu-long   # converged models (45 min)
+    python benchmarks/bench_loop.py --dataset fly-video --preset cpu-long   # longer training (45 min)
     python benchmarks/bench_loop.py --gpu --out $OUT       # one GPU (the gpu preset)
     python benchmarks/bench_loop.py --preset smoke         # a few steps: checks the pipeline runs
     python benchmarks/bench_loop.py --dataset synth --set tune_steps=50 --rank-only

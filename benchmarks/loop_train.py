@@ -65,7 +65,7 @@ class Settings(BaseModel):
 
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu": {},
-    # Long enough for the weak model and the fine-tunes to converge on the fly clip (docs/performance.md).
+    # Long enough for the weak model's and the fine-tunes' training losses to level off (docs/performance.md).
     "cpu-long": {"weak_steps": 1500, "tune_steps": 300, "seeds": (1, 2, 3)},
     # One H200 and 16 cores: a larger pool, more seeds, four fine-tunes at a time.
     "gpu": {
