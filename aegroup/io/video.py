@@ -52,6 +52,10 @@ class VideoReader:
         av = require("av", "reading videos")
         container, stream = self._open()
         try:
+            # The stream's fields are read before the container closes: after, they point at freed memory.
+            self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
+            rate = stream.average_rate or stream.guessed_rate
+            self.fps = float(rate) if rate else 0.0
             packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
         except av.FFmpegError as err:
             raise AegroupError(f"{self.path}: cannot decode video ({err})") from None
@@ -63,9 +67,6 @@ class VideoReader:
         self._pts = np.asarray([pts for pts, _ in packets], dtype=np.int64)
         # Frame i starts a group of pictures: reaching frame j > i costs fewer decodes by seeking to i.
         self._keyframe = np.asarray([key for _, key in packets], dtype=bool)
-        self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
-        rate = stream.average_rate or stream.guessed_rate
-        self.fps = float(rate) if rate else 0.0
         self._container: Any = None
         self._frames: Iterator[Any] | None = None
         self._next = -1
