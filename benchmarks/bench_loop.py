@@ -149,8 +149,8 @@ def run_dataset(
             settings.split,
             settings.block,
             whole_video=name == "fly-video",
-            labels=None if settings.labels is None else Path(settings.labels),
-            video=None if settings.video is None else Path(settings.video),
+            labels=settings.labels,
+            video=settings.video,
         )
     )
     replicas = [
@@ -350,7 +350,7 @@ def parse_settings(args: argparse.Namespace) -> Settings:
         fields[name.strip()] = yaml.safe_load(value)
     for name in ("device", "labels", "video"):
         if getattr(args, name):
-            fields[name] = str(getattr(args, name))
+            fields[name] = getattr(args, name)
     try:
         return Settings.model_validate(fields)
     except ValidationError as err:

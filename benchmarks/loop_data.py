@@ -84,10 +84,11 @@ def fly_data(
     test from [split, end), or from the whole video less the labelled frames when `whole_video` (module
     docstring); only frames whose animals fit in the crop (with 8 pixels to spare) are used."""
     poses = _video_poses(labels, video)
+    source = labels or "fly clip"
     first = poses.frames[0]
     if crop > min(first.width, first.height):
         raise AegroupError(
-            f"{labels or 'fly clip'}: fly_crop {crop} is larger than the video's frames "
+            f"{source}: fly_crop {crop} is larger than the video's frames "
             f"({first.width} x {first.height}); pass --set fly_crop=N"
         )
     fits = [i for i, f in enumerate(poses.frames) if f.num_instances >= 1 and _span(f.keypoints) <= crop - 16]
@@ -95,7 +96,7 @@ def fly_data(
     early = [i for i in fits if index[i] < split]
     if not early:
         raise AegroupError(
-            f"{labels or 'fly clip'}: split {split}: no labelled frame whose animals fit in fly_crop "
+            f"{source}: split {split}: no labelled frame whose animals fit in fly_crop "
             f"{crop} comes before it; pass --set split=N"
         )
     labelled = spread(early, sizes["labelled"])
@@ -107,7 +108,7 @@ def fly_data(
     pool = sorted(i for i, p in phase.items() if edge <= p < 2 * block - edge)
     if len(pool) < 2 or not test:
         raise AegroupError(
-            f"{labels or 'fly clip'}: split {split}: {len(pool)} labelled frames for the pool and "
+            f"{source}: split {split}: {len(pool)} labelled frames for the pool and "
             f"{len(test)} for the test after it; the loop needs at least 2 and 1 (pass --set split=N)"
         )
     chosen = {"labelled": labelled, "pool": spread(pool, sizes["pool"]), "test": spread(test, sizes["test"])}

@@ -49,8 +49,8 @@ class Settings(BaseModel):
     accept: float = Field(
         0.9, gt=0, le=1, description="OKS term at which the simulated person keeps a joint."
     )
-    labels: str | None = Field(None, description="Fly: labels of another video instead of the fly clip.")
-    video: str | None = Field(None, description="Fly: the video of `labels`, when not where they say.")
+    labels: Path | None = Field(None, description="Fly: labels of another video instead of the fly clip.")
+    video: Path | None = Field(None, description="Fly: the video of `labels`, when not where they say.")
     split: int = Field(1000, ge=1, description="Fly: first frame of the pool and test (loop_data.py).")
     block: int = Field(30, ge=4, description="Fly: frames in each block of the pool, pool, test cycle.")
     fly_crop: int = Field(320, ge=64, description="Fly: side of the window cut around the animals (pixels).")
